@@ -1,0 +1,43 @@
+"""What a harness is, in MLPerf reference-harness vocabulary.
+
+A harness bundles:
+
+* a **backend** — ``name()``, ``version()``, ``load()``, ``predict(batch)``: ``predict`` takes
+  what the dataset's ``get_samples`` returned and gives one output per sample (an array whose
+  first axis is the batch, or a list of per-sample arrays);
+* a **dataset** (LoadGen's QSL side) — ``get_item_count()``, ``load_query_samples(indices)``,
+  ``unload_query_samples(indices)``, ``get_samples(indices)``, ``get_sizes()`` (a size per
+  sample: pixels, tokens, bytes) and ``ground_truth()``;
+* a **post-processor** — turns raw outputs (decoded from the record) into what the metric
+  needs, and the **metric** name.
+
+Harnesses know their framework and their data; they never import LoadGen or statistics.
+"""
+
+import dataclasses
+
+
+@dataclasses.dataclass
+class Harness:
+    name: str
+    task: str
+    runtime: str
+    backend: object
+    dataset: object
+    metric: str = None
+    postprocess: object = None
+    model: str = None
+    seed: int = None
+    threads: dict = None
+    params: dict = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.model is None:
+            self.model = self.name
+
+    def describe(self):
+        return {"name": self.name, "task": self.task, "runtime": self.runtime,
+                "model": self.model, "metric": self.metric, "seed": self.seed,
+                "threads": self.threads, "params": dict(self.params),
+                "dataset": type(self.dataset).__name__,
+                "dataset_size": int(self.dataset.get_item_count())}

@@ -1,0 +1,81 @@
+"""Harnesses by name. Heavy frameworks are imported only when a harness is built."""
+
+import dataclasses
+import importlib
+
+from tailq_loadgen._errors import UserError
+
+
+@dataclasses.dataclass(frozen=True)
+class HarnessSpec:
+    name: str
+    task: str
+    runtime: str
+    metric: str
+    dataset_size: int
+    requires: str          # the pip extra that provides the runtime ("" = nothing extra)
+    factory: str           # "module:function" returning a Harness
+    probe: tuple = ()      # modules whose absence means the extra is missing
+
+    def line(self):
+        needs = f"needs tailq-loadgen[{self.requires}]" if self.requires else "needs nothing extra"
+        return (f"{self.name:<14} {self.task:<26} {self.runtime:<13} {self.metric:<10} "
+                f"{self.dataset_size:>6} samples  {needs}")
+
+
+REGISTRY = {spec.name: spec for spec in (
+    HarnessSpec("sleep", "simulated classification", "python", "accuracy", 256, "",
+                "harnesses.sleep:make_harness"),
+)}
+
+
+def list_harnesses():
+    return [REGISTRY[name] for name in sorted(REGISTRY)]
+
+
+def parse_harness_args(pairs):
+    """``["k=v", ...]`` → dict, values parsed as int, float, bool or left as text."""
+    out = {}
+    for pair in pairs or ():
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise UserError(f"--harness-arg {pair!r}: write it as key=value")
+        out[key.strip()] = _parse_value(value.strip())
+    return out
+
+
+def _parse_value(text):
+    lowered = text.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
+
+
+def get_harness(name, **params):
+    """Build the harness ``name`` (a registered name, or ``module:function`` of your own)."""
+    spec = REGISTRY.get(name)
+    factory = spec.factory if spec else name
+    if spec is None and ":" not in name:
+        known = ", ".join(sorted(REGISTRY))
+        raise UserError(f"--harness {name!r}: unknown; choose one of {known} "
+                        "(`tailq harnesses` lists them) or give module:function")
+    module_name, _, func_name = factory.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if spec and spec.requires:
+            raise UserError(f"harness {name!r} needs {exc.name!r}, which is not installed: "
+                            f"pip install 'tailq-loadgen[{spec.requires}]'") from None
+        raise UserError(f"--harness {name!r}: cannot import {module_name!r} ({exc})") from None
+    func = getattr(module, func_name, None)
+    if func is None:
+        raise UserError(f"--harness {name!r}: {module_name} has no {func_name!r}")
+    try:
+        return func(**params)
+    except TypeError as exc:
+        raise UserError(f"--harness-arg for {name!r}: {exc}") from None

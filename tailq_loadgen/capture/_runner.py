@@ -1,0 +1,242 @@
+"""``run_capture``: drive LoadGen over a harness for one or more tests and keep every sample."""
+
+import dataclasses
+import datetime
+import os
+import sys
+
+import mlperf_loadgen as lg
+import numpy as np
+import pyarrow as pa
+
+from .. import records
+from .._errors import RunAborted, UserError
+from ._settings import MODES, SCENARIOS, Experiment, build_test_settings, snapshot
+from ._sut import CaptureSUT
+from ._system import collect_system, collect_versions
+
+_SEED_KEYS = ("qsl_rng_seed", "sample_index_rng_seed", "schedule_rng_seed")
+
+
+@dataclasses.dataclass(frozen=True)
+class CaptureResult:
+    """What a capture produced: where, how many samples per status, and whether it finished."""
+
+    run_dir: str
+    passes: int
+    samples: int
+    status_counts: dict
+    complete: bool
+    abort_reason: str = None
+
+    def as_dict(self):
+        return dataclasses.asdict(self)
+
+
+def _now():
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _pass_seeds(base, pass_index):
+    """Distinct, reproducible LoadGen seeds per pass (pass 0 keeps mlperf.conf's own)."""
+    if pass_index == 0:
+        return dict(base)
+    out = {}
+    for key, value in base.items():
+        state = np.random.SeedSequence([int(value), pass_index]).generate_state(1, np.uint64)
+        out[key] = int(state[0])
+    return out
+
+
+def plan_tests(mode, passes):
+    """The list of LoadGen test modes a capture runs: K AccuracyOnly passes, or one test."""
+    if passes is None:
+        mode = mode or "PerformanceOnly"
+        if mode not in MODES:
+            raise UserError(f"--mode {mode!r}: unknown; choose one of {', '.join(MODES)}")
+        return [mode]
+    if isinstance(passes, bool) or not isinstance(passes, int) or passes < 1:
+        raise UserError(f"--passes {passes!r}: must be a whole number ≥ 1")
+    if mode not in (None, "AccuracyOnly"):
+        raise UserError(f"--passes runs AccuracyOnly passes; drop --mode {mode} or --passes")
+    return ["AccuracyOnly"] * passes
+
+
+def run_capture(harness, *, scenario, out, mode=None, passes=None, tests=None,
+                user_conf=None, experiment=None, overrides=None, count=None, overwrite=False,
+                log=print):
+    """Run ``harness`` under LoadGen and write a run directory at ``out``.
+
+    ``tests`` (a list of LoadGen modes, one per test) overrides ``mode``/``passes``. Every
+    test is one "pass" of the record (its index is the ``pass`` column). Raises UserError for
+    bad input before anything is written, RunAborted when the watchdog or the user ended it.
+    """
+    experiment = experiment or Experiment()
+    if scenario not in SCENARIOS:
+        raise UserError(f"--scenario {scenario!r}: unknown; choose one of {', '.join(SCENARIOS)}")
+    modes = list(tests) if tests is not None else plan_tests(mode, passes)
+    for m in modes:
+        if m not in MODES:
+            raise UserError(f"test mode {m!r}: unknown; choose one of {', '.join(MODES)}")
+    dataset, backend = harness.dataset, harness.backend
+    total = int(dataset.get_item_count())
+    if total <= 0:
+        raise UserError(f"harness {harness.name}: its dataset is empty; nothing to measure")
+    if count is not None:
+        if count < 1:
+            raise UserError(f"--count {count}: must be at least 1")
+        total = min(total, int(count))
+    model = getattr(harness, "model", harness.name)
+    # Build once up front so that a bad config fails before a directory is made.
+    ts0, sources = build_test_settings(model=model, scenario=scenario, mode=modes[0],
+                                       user_conf=user_conf, experiment=experiment,
+                                       overrides=overrides)
+    requested = snapshot(ts0)
+    base_seeds = {k: requested[k] for k in _SEED_KEYS}
+    records.create_run_dir(out, overwrite=overwrite)
+
+    backend.load()
+    perf_count = min(total, int(getattr(dataset, "performance_sample_count", total) or total))
+    meta = {
+        "tailq_version": collect_versions()["tailq_loadgen"],
+        "versions": collect_versions(),
+        "system": collect_system(),
+        "harness": harness.describe(),
+        "backend": {"name": backend.name(), "version": backend.version()},
+        "scenario": scenario,
+        "mode": modes[0] if len(set(modes)) == 1 else "mixed",
+        "tests_requested": modes,
+        "sample_count": total,
+        "performance_sample_count": perf_count,
+        "latency_source": "loadgen_trace" if experiment.trace else "wrapper",
+        "latency_note": None if experiment.trace else
+        "trace-less run: latency_ns is the wrapper's issue-to-complete time, which falls short "
+        "of LoadGen's by its scheduling overhead (see docs/capture.md)",
+        "settings": {"model": model, "sources": sources, "requested": requested,
+                     "experiment": experiment.as_dict(), "overrides": dict(overrides or {})},
+        "seeds": {"loadgen": base_seeds, "per_pass_seeds": experiment.vary_seeds_per_pass,
+                  "harness": harness.describe().get("seed")},
+        "threads": harness.describe().get("threads"),
+        "started": _now(), "ended": None, "complete": False, "status": "running",
+        "abort_reason": None, "tests": [], "output": None, "warnings": [],
+    }
+    records.write_metadata(out, meta)
+    _write_samples(out, dataset, total)
+
+    threaded = scenario == "Server"
+    if scenario == "MultiStream":
+        batch = int(requested.get("multi_stream_samples_per_query") or 8)
+    elif scenario == "Offline":
+        batch = experiment.offline_batch_size
+    else:
+        batch = 1
+    state = {"writer": None}
+
+    def on_stuck(reason):
+        # Last resort when LoadGen cannot finish (a backend stuck in native code, or a
+        # second Ctrl-C): keep what is captured, say so, and leave the process.
+        if state["writer"] is not None:
+            state["writer"].flush()
+        meta.update(status="aborted", abort_reason=reason, ended=_now(), complete=False)
+        records.write_metadata(out, meta)
+        print(f"tailq: run aborted: {reason}. Records captured so far are in {out} "
+              "(the last pass is partial).", file=sys.stderr, flush=True)
+        os._exit(130 if sut.user_interrupts else 3)
+
+    sut = CaptureSUT(backend, dataset, threaded=threaded, batch_size=batch,
+                     workers=experiment.server_workers,
+                     watchdog_timeout_s=experiment.watchdog_timeout_s,
+                     cancel_grace_s=experiment.cancel_grace_s, on_stuck=on_stuck, log=log)
+    lg_sut = lg.ConstructFastSUT(sut.issue, sut.flush)
+    lg_qsl = lg.ConstructQSL(total, perf_count, sut.load_samples, sut.unload_samples)
+    status_counts = {}
+    output_spec = None
+    try:
+        for index, test_mode in enumerate(modes):
+            ts, _ = build_test_settings(model=model, scenario=scenario, mode=test_mode,
+                                        user_conf=user_conf, experiment=experiment,
+                                        overrides=overrides)
+            seeds = _pass_seeds(base_seeds, index) if experiment.vary_seeds_per_pass else base_seeds
+            for key, value in seeds.items():
+                setattr(ts, key, value)
+            lg_dir = records.loadgen_dir(out, index)
+            os.makedirs(lg_dir, exist_ok=True)  # LoadGen silently does nothing without it
+            log_settings = lg.LogSettings()
+            log_settings.log_output.outdir = lg_dir
+            log_settings.log_output.copy_summary_to_stdout = False
+            log_settings.enable_trace = experiment.trace
+            writer = records.PassWriter(records.partial_dir(out, index), index,
+                                        rows_per_segment=experiment.segment_rows,
+                                        seconds_per_segment=experiment.segment_seconds,
+                                        wrapper_latency=not experiment.trace)
+            state["writer"] = writer
+            test = {"pass": index, "mode": test_mode, "seeds": seeds, "started": _now(),
+                    "loadgen_dir": os.path.relpath(lg_dir, out), "complete": False}
+            meta["tests"].append(test)
+            records.write_metadata(out, meta)
+            sut.start_test(lg_sut, lg_qsl, ts, log_settings, writer)
+            writer.close()
+            state["writer"] = None
+            test.update(_finish_test(out, index, lg_dir, writer, experiment.trace, sut))
+            for k, v in writer.status_counts.items():
+                status_counts[k] = status_counts.get(k, 0) + v
+            output_spec = _merge_output(output_spec, writer.outputs.as_dict())
+            meta["output"] = output_spec
+            records.write_metadata(out, meta)
+            log(f"pass {index + 1}/{len(modes)} ({test_mode}): {writer.rows_written} samples, "
+                f"{_counts_text(writer.status_counts)}")
+            if sut.cancel_reason is not None:
+                break
+    finally:
+        lg.DestroyQSL(lg_qsl)
+        lg.DestroySUT(lg_sut)
+    aborted = sut.cancel_reason
+    meta.update(ended=_now(), complete=aborted is None,
+                status="complete" if aborted is None else "aborted", abort_reason=aborted)
+    records.write_metadata(out, meta)
+    result = CaptureResult(out, len(meta["tests"]), sum(status_counts.values()), status_counts,
+                           aborted is None, aborted)
+    if aborted is not None:
+        raise RunAborted(f"run aborted: {aborted}; the records captured so far are in {out}",
+                         run_dir=out, interrupted=sut.user_interrupts > 0)
+    return result
+
+
+def _finish_test(out, index, lg_dir, writer, trace, sut):
+    detail_path = os.path.join(lg_dir, "mlperf_log_detail.txt")
+    detail = records.read_detail_log(detail_path) if os.path.exists(detail_path) else {}
+    info = {"ended": _now(), "samples": writer.rows_written,
+            "status_counts": dict(writer.status_counts),
+            "loadgen_result": records.loadgen_result(detail),
+            "effective_settings": records.effective_settings(detail)}
+    trace_samples = None
+    if trace:
+        trace_samples = records.read_trace_samples(os.path.join(lg_dir, "mlperf_log_trace.json"))
+    report = records.finalize_pass(records.partial_dir(out, index), records.final_path(out, index),
+                                   trace_samples)
+    info["join"] = report.as_dict()
+    info["complete"] = sut.cancel_reason is None
+    if sut.load_error:
+        info["load_error"] = sut.load_error
+    return info
+
+
+def _merge_output(current, new):
+    if new.get("dtype") is None and new.get("shape") is None:
+        return current
+    if current is None or current == new:
+        return new
+    return {"dtype": current["dtype"] if current["dtype"] == new["dtype"] else None,
+            "shape": current["shape"] if current["shape"] == new["shape"] else None}
+
+
+def _counts_text(counts):
+    return ", ".join(f"{counts.get(s, 0)} {s}" for s in records.STATUSES if counts.get(s))
+
+
+def _write_samples(out, dataset, total):
+    get_sizes = getattr(dataset, "get_sizes", None)
+    sizes = np.asarray(get_sizes(), dtype=np.float64)[:total] if get_sizes else np.full(total, np.nan)
+    table = pa.Table.from_arrays([pa.array(np.arange(total, dtype=np.int64)), pa.array(sizes)],
+                                 schema=records.SAMPLES_SCHEMA)
+    records.write_parquet_atomic(table, os.path.join(out, "samples.parquet"))

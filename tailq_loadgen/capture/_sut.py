@@ -1,0 +1,277 @@
+"""The SUT and QSL that LoadGen drives: dispatch to the backend, stamps, completion, watchdog.
+
+Dispatch is *inline* (the backend runs inside LoadGen's issue callback) for SingleStream,
+MultiStream and Offline: LoadGen waits for the answer anyway, and a hand-off to a worker
+thread costs ~50 µs a query against ~3.5 µs for the whole LoadGen round trip. Server uses
+worker threads, because its issue callback must return at once (late issuing is charged to
+the SUT's latency).
+
+Every batch is registered in ``_pending`` before the backend sees it; whoever pops it first
+(the dispatcher or the watchdog) completes it, so no sample is ever completed twice and none
+is left uncompleted (LoadGen would hang forever).
+"""
+
+import os
+import queue
+import select
+import signal
+import threading
+import time
+
+import mlperf_loadgen as lg
+import numpy as np
+
+_SIGNALS_CANCEL = (signal.SIGINT, signal.SIGTERM)
+_SIGNAL_INTERRUPT = signal.SIGUSR1
+
+
+class _Interrupted(BaseException):
+    """Raised inside an inline predict by our signal handler (timeout or Ctrl-C)."""
+
+
+def _one_line(exc):
+    text = f"{type(exc).__name__}: {exc}".strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:500]
+
+
+class CaptureSUT:
+    """Wraps a backend and dataset as LoadGen's SUT/QSL and records every sample."""
+
+    def __init__(self, backend, dataset, *, threaded, batch_size, workers=1,
+                 watchdog_timeout_s=60.0, cancel_grace_s=10.0, on_stuck=None, log=print):
+        self.backend = backend
+        self.dataset = dataset
+        self.threaded = threaded
+        self.batch_size = max(1, int(batch_size))
+        self.workers = max(1, int(workers))
+        self.watchdog_timeout_ns = int(watchdog_timeout_s * 1e9)
+        self.cancel_grace_ns = int(cancel_grace_s * 1e9)
+        self.on_stuck = on_stuck
+        self.log = log
+        self.cancel_reason = None
+        self.cancel_status = "cancelled"
+        self.user_interrupts = 0
+        self.load_error = None
+        self._writer = None
+        self._pending = {}
+        self._in_predict = False
+        self._seq = 0
+        self._qseq = 0
+        self._queue = None
+        self._threads = []
+        self._cancel_ns = None
+        self._running = False
+
+    # -- LoadGen callbacks: none may raise (an escaping exception crashes the interpreter) --
+    def issue(self, ids, indices):
+        t_issue = time.time_ns()
+        n = len(ids)
+        seq0 = self._seq
+        self._seq = seq0 + n
+        qseq = self._qseq
+        self._qseq = qseq + 1
+        if self.threaded:
+            self._pending[seq0] = (time.perf_counter_ns(), ids, indices, qseq, t_issue)
+            self._queue.put(seq0)
+            return
+        bs = self.batch_size
+        if n <= bs:
+            self._run_batch(seq0, ids, indices, qseq, t_issue)
+            return
+        for start in range(0, n, bs):
+            self._run_batch(seq0 + start, ids[start:start + bs], indices[start:start + bs],
+                            qseq, t_issue)
+
+    def flush(self):
+        pass
+
+    def load_samples(self, indices):
+        try:
+            self.dataset.load_query_samples(list(indices))
+        except BaseException as exc:  # noqa: BLE001 — must not reach LoadGen
+            self.load_error = _one_line(exc)
+            self.cancel(f"dataset failed to load samples: {self.load_error}", "error")
+
+    def unload_samples(self, indices):
+        try:
+            self.dataset.unload_query_samples(list(indices))
+        except BaseException as exc:  # noqa: BLE001
+            self.log(f"warning: dataset failed to unload samples: {_one_line(exc)}")
+
+    # -- dispatch -------------------------------------------------------------------------
+    def _run_batch(self, key, ids, indices, qseq, t_issue):
+        self._pending[key] = (time.perf_counter_ns(), ids, indices, qseq, t_issue)
+        self._execute(key, ids, indices, qseq, t_issue)
+
+    def _execute(self, key, ids, indices, qseq, t_issue):
+        n = len(ids)
+        status, error, arr, parts, compute = "ok", None, None, None, 0
+        if self.cancel_reason is not None:
+            status, error = "cancelled", self.cancel_reason
+        else:
+            try:
+                inputs = self.dataset.get_samples(indices)
+                self._in_predict = True
+                c0 = time.perf_counter_ns()
+                outs = self.backend.predict(inputs)
+                compute = time.perf_counter_ns() - c0
+                self._in_predict = False
+                arr, parts = _as_outputs(outs, n)
+            except _Interrupted:
+                self._in_predict = False
+                status, error = self.cancel_status, self.cancel_reason
+            except BaseException as exc:  # noqa: BLE001 — a failing backend must not kill LoadGen
+                self._in_predict = False
+                status, error = "error", _one_line(exc)
+        if self._pending.pop(key, None) is None:
+            return  # the watchdog completed these samples already
+        if arr is not None:
+            base = arr.__array_interface__["data"][0]
+            size = arr.nbytes // n if n else 0
+            responses = [lg.QuerySampleResponse(i, base + k * size, size) for k, i in enumerate(ids)]
+            outputs = arr
+        elif parts is not None:
+            responses = [lg.QuerySampleResponse(i, p.__array_interface__["data"][0], p.nbytes)
+                         for i, p in zip(ids, parts)]
+            outputs = parts
+        else:
+            responses = [lg.QuerySampleResponse(i, 0, 0) for i in ids]
+            outputs = None
+        t_done = time.time_ns()
+        lg.QuerySamplesComplete(responses)
+        self._writer.add((n, qseq, key, indices[0] if n == 1 else indices, t_issue, t_done,
+                          compute, status, error, outputs))
+
+    def _worker(self):
+        while True:
+            key = self._queue.get()
+            if key is None:
+                return
+            item = self._pending.get(key)
+            if item is None:
+                continue
+            _, ids, indices, qseq, t_issue = item
+            self._execute(key, ids, indices, qseq, t_issue)
+
+    # -- cancellation and watchdog ------------------------------------------------------
+    def cancel(self, reason, status="cancelled"):
+        if self.cancel_reason is None:
+            self.cancel_status = status
+            self.cancel_reason = reason
+            self._cancel_ns = time.perf_counter_ns()
+
+    def _complete_pending(self, keys, status, error):
+        for key in keys:
+            item = self._pending.pop(key, None)
+            if item is None:
+                continue
+            _, ids, indices, qseq, t_issue = item
+            t_done = time.time_ns()
+            lg.QuerySamplesComplete([lg.QuerySampleResponse(i, 0, 0) for i in ids])
+            n = len(ids)
+            self._writer.add((n, qseq, key, indices[0] if n == 1 else indices, t_issue, t_done,
+                              0, status, error, None))
+
+    def _watch(self, wake_fd, main_ident):
+        interrupted_main = False
+        while self._running:
+            if wake_fd is not None:
+                ready, _, _ = select.select([wake_fd], [], [], 0.05)
+                if ready:
+                    for signum in os.read(wake_fd, 64):
+                        if signum in _SIGNALS_CANCEL:
+                            self._on_user_cancel(signal.Signals(signum).name)
+            else:
+                time.sleep(0.05)
+            now = time.perf_counter_ns()
+            if self.cancel_reason is None:
+                late = [k for k, v in list(self._pending.items())
+                        if now - v[0] > self.watchdog_timeout_ns]
+                if late:
+                    self.cancel(f"backend did not answer within {self.watchdog_timeout_ns / 1e9:g} s "
+                                f"(watchdog); {len(late)} batch(es) completed as timed out",
+                                "timeout")
+                    self.log(f"tailq: {self.cancel_reason}; ending the run")
+                    self._complete_pending(late, "timeout", "watchdog: no answer in time")
+            if self.cancel_reason is not None:
+                self._complete_pending(list(self._pending), self.cancel_status, self.cancel_reason)
+                if self._in_predict and main_ident is not None and not interrupted_main \
+                        and not self.threaded:
+                    interrupted_main = True
+                    signal.pthread_kill(main_ident, _SIGNAL_INTERRUPT)
+                if now - self._cancel_ns > self.cancel_grace_ns and self.on_stuck is not None:
+                    self.on_stuck(f"{self.cancel_reason}; LoadGen did not finish within "
+                                  f"{self.cancel_grace_ns / 1e9:g} s after cancelling")
+                    return
+
+    def _on_user_cancel(self, name):
+        self.user_interrupts += 1
+        if self.user_interrupts == 1:
+            self.cancel(f"interrupted by {name}", "cancelled")
+            self.log(f"tailq: {name} received; finishing LoadGen's test with the remaining samples "
+                     "cancelled (press Ctrl-C again to stop at once)")
+        elif self.on_stuck is not None:
+            self.on_stuck(f"interrupted twice by {name}")
+
+    # -- one LoadGen test ---------------------------------------------------------------
+    def start_test(self, sut, qsl, settings, log_settings, writer):
+        """Run ``lg.StartTestWithLogSettings`` with recording, signals and watchdog around it."""
+        self._writer = writer
+        self._seq = self._qseq = 0
+        self._pending.clear()
+        self._running = True
+        on_main = threading.current_thread() is threading.main_thread()
+        saved, wake_r, wake_w, old_wakeup = {}, None, None, None
+        if on_main:
+            wake_r, wake_w = os.pipe()
+            os.set_blocking(wake_w, False)
+            old_wakeup = signal.set_wakeup_fd(wake_w)
+            for s in _SIGNALS_CANCEL + (_SIGNAL_INTERRUPT,):
+                saved[s] = signal.signal(s, self._signal_handler)
+        if self.threaded:
+            self._queue = queue.SimpleQueue()
+            self._threads = [threading.Thread(target=self._worker, name=f"tailq-worker-{i}",
+                                              daemon=True) for i in range(self.workers)]
+            for t in self._threads:
+                t.start()
+        watchdog = threading.Thread(target=self._watch, name="tailq-watchdog", daemon=True,
+                                    args=(wake_r, threading.main_thread().ident if on_main else None))
+        watchdog.start()
+        try:
+            lg.StartTestWithLogSettings(sut, qsl, settings, log_settings, "")
+        finally:
+            self._running = False
+            watchdog.join()
+            for _ in self._threads:
+                self._queue.put(None)
+            for t in self._threads:
+                t.join()
+            self._threads = []
+            if on_main:
+                for s, h in saved.items():
+                    signal.signal(s, h)
+                signal.set_wakeup_fd(old_wakeup)
+                os.close(wake_r)
+                os.close(wake_w)
+
+    def _signal_handler(self, signum, frame):
+        # Runs on the main thread between bytecodes. Only breaks out of a running inline
+        # predict; the watchdog thread (woken through the wakeup fd) does the rest.
+        if signum in _SIGNALS_CANCEL and self.cancel_reason is None:
+            self.cancel(f"interrupted by {signal.Signals(signum).name}", "cancelled")
+        if self._in_predict:
+            raise _Interrupted()
+
+
+def _as_outputs(outs, n):
+    """(array with n rows, None) or (None, list of n arrays); raises on a malformed answer."""
+    if isinstance(outs, np.ndarray):
+        if outs.ndim == 0 or outs.shape[0] != n:
+            raise ValueError(f"backend returned an array of shape {outs.shape} for {n} samples")
+        return np.ascontiguousarray(outs), None
+    if isinstance(outs, (list, tuple)):
+        if len(outs) != n:
+            raise ValueError(f"backend returned {len(outs)} outputs for {n} samples")
+        return None, [np.ascontiguousarray(o) for o in outs]
+    raise TypeError(f"backend returned {type(outs).__name__}; expected an array with one row "
+                    "per sample or a list of per-sample arrays")

@@ -1,0 +1,18 @@
+"""The run-directory format: writing segments, joining LoadGen's trace, reading runs back."""
+
+from ._join import JoinError, JoinReport, finalize_pass
+from ._loadgen_logs import effective_settings, loadgen_result, read_detail_log, read_trace_samples
+from ._reader import Run, load_run
+from ._rundir import (create_run_dir, final_path, loadgen_dir, partial_dir, read_metadata,
+                      write_metadata)
+from ._io import write_parquet_atomic
+from ._schema import COLUMN_NAMES, COLUMNS, SAMPLES_SCHEMA, SCHEMA, SCHEMA_VERSION, STATUSES
+from ._writer import PassWriter
+
+__all__ = [
+    "COLUMNS", "COLUMN_NAMES", "JoinError", "JoinReport", "PassWriter", "Run", "SAMPLES_SCHEMA",
+    "SCHEMA", "SCHEMA_VERSION", "STATUSES", "create_run_dir", "effective_settings",
+    "final_path", "finalize_pass", "load_run", "loadgen_dir", "loadgen_result", "partial_dir",
+    "read_detail_log", "read_metadata", "read_trace_samples", "write_metadata",
+    "write_parquet_atomic",
+]
