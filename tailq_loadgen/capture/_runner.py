@@ -178,6 +178,11 @@ def run_capture(harness, *, scenario, out, mode=None, passes=None, tests=None,
             writer.close()
             state["writer"] = None
             test.update(_finish_test(out, index, lg_dir, writer, experiment.trace, sut))
+            if test_mode == "SubmissionRun":
+                # LoadGen runs the accuracy phase (every sample once) first, then performance,
+                # in one test: sample_seq below this count belongs to the accuracy phase.
+                override = int(requested.get("accuracy_sample_count_override") or 0)
+                test["accuracy_phase_samples"] = override if override > 0 else total
             for k, v in writer.status_counts.items():
                 status_counts[k] = status_counts.get(k, 0) + v
             output_spec = _merge_output(output_spec, writer.outputs.as_dict())

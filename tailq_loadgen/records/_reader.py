@@ -84,9 +84,23 @@ class Run:
                 else np.zeros((0,) + tuple(shape), dtype)
         return decoded
 
-    def query_latencies(self):
+    def performance_mask(self):
+        """Rows issued by a performance phase (PerformanceOnly, or SubmissionRun's second part)."""
+        mask = np.zeros(len(self), dtype=bool)
+        passes, seq = self["pass"], self["sample_seq"]
+        for test in self.metadata.get("tests", []):
+            sel = passes == test["pass"]
+            if test.get("mode") == "PerformanceOnly":
+                mask |= sel
+            elif test.get("mode") == "SubmissionRun":
+                mask |= sel & (seq >= test.get("accuracy_phase_samples", 0))
+        return _readonly(mask)
+
+    def query_latencies(self, mask=None):
         """Per query (pass, query_seq): LoadGen's query latency = the max over its samples."""
         p, q, lat = self["pass"], self["query_seq"], self["latency_ns"]
+        if mask is not None:
+            p, q, lat = p[mask], q[mask], lat[mask]
         keys = p.astype(np.int64) * (int(q.max(initial=0)) + 1) + q
         uniq, inv = np.unique(keys, return_inverse=True)
         out = np.full(uniq.size, np.iinfo(np.int64).min)

@@ -1,0 +1,45 @@
+"""``tailq``: argparse over plain functions. Maps user errors to one line and exit code 2."""
+
+import argparse
+import sys
+
+from .._errors import RunAborted, UserError
+from .._version import __version__
+from . import _export, _harnesses, _run, _show
+
+COMMANDS = (_run, _show, _export, _harnesses)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # argparse's own errors: one line, exit 2, like ours
+        raise UserError(f"{self.prog}: {message} (see --help)")
+
+
+def build_parser():
+    parser = _Parser(prog="tailq", description="Tail quality for MLPerf LoadGen runs.")
+    parser.add_argument("--version", action="version", version=f"tailq {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    for cmd in COMMANDS:
+        cmd.add_parser(sub)
+    return parser
+
+
+def main(argv=None):
+    try:
+        args = build_parser().parse_args(argv)
+        return args.func(args) or 0
+    except UserError as exc:
+        print(f"tailq: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except RunAborted as exc:
+        print(f"tailq: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("tailq: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

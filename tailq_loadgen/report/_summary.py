@@ -1,0 +1,118 @@
+"""``tailq show``: a run's counts, errors, LoadGen's verdict and our LoadGen-rule percentiles."""
+
+import numpy as np
+
+from ..tailquality import loadgen_percentile
+
+SHOWN_PERCENTILES = (0.5, 0.9, 0.95, 0.97, 0.99, 0.999)
+STATUSES = ("ok", "error", "timeout", "cancelled")
+
+
+def summarize_run(run, quality=None):
+    """A plain dict describing ``run`` (``quality``: optional ``{"metric": name, "value": x}``)."""
+    meta = run.metadata
+    status = run["status"]
+    passes = run["pass"]
+    has_lat = run.has_latency
+    per_pass = []
+    multistream = meta.get("scenario") == "MultiStream"
+    perf = run.performance_mask()
+    for test in meta.get("tests", []):
+        p = test["pass"]
+        sel = passes == p
+        counts = {s: int(np.sum(status[sel] == s)) for s in STATUSES}
+        ok = sel & (status == "ok") & has_lat
+        entry = {"pass": p, "mode": test.get("mode"), "samples": int(sel.sum()),
+                 "status_counts": counts, "partial": p in run.partial_passes,
+                 "loadgen": test.get("loadgen_result", {})}
+        if test.get("mode") == "SubmissionRun":  # LoadGen's figures cover its performance phase
+            sel = sel & perf
+        lat = _latencies(run, sel & has_lat, multistream)
+        if lat.size:
+            entry["tailq_percentile_latency_ns"] = {
+                f"{q * 100:.2f}": int(v) for q, v in
+                zip(SHOWN_PERCENTILES, loadgen_percentile(lat, SHOWN_PERCENTILES))}
+        entry["ok_with_latency"] = int(ok.sum())
+        per_pass.append(entry)
+    totals = {s: int(np.sum(status == s)) for s in STATUSES}
+    pooled = _latencies(run, has_lat, multistream)
+    out = {
+        "run_dir": run.path,
+        "harness": meta.get("harness", {}).get("name"),
+        "backend": meta.get("backend"),
+        "scenario": meta.get("scenario"),
+        "mode": meta.get("mode"),
+        "status": meta.get("status"),
+        "complete": run.complete,
+        "abort_reason": meta.get("abort_reason"),
+        "latency_source": meta.get("latency_source"),
+        "samples": int(len(run)),
+        "status_counts": totals,
+        "passes": per_pass,
+        "percentile_rule": "loadgen sorted[floor(n*p)]" + (" over query latencies"
+                                                          if multistream else ""),
+        "quality": quality,
+    }
+    if pooled.size:
+        out["tailq_percentile_latency_ns"] = {
+            f"{q * 100:.2f}": int(v) for q, v in
+            zip(SHOWN_PERCENTILES, loadgen_percentile(pooled, SHOWN_PERCENTILES))}
+    return out
+
+
+def _latencies(run, mask, multistream):
+    if not multistream:
+        return run["latency_ns"][mask]
+    # LoadGen reports MultiStream percentiles over queries: a query's latency is its slowest sample.
+    keys = run["pass"][mask].astype(np.int64) * (1 << 40) + run["query_seq"][mask]
+    lat = run["latency_ns"][mask]
+    if not lat.size:
+        return lat
+    uniq, inv = np.unique(keys, return_inverse=True)
+    out = np.zeros(uniq.size, dtype=np.int64)
+    np.maximum.at(out, inv, lat)
+    return out
+
+
+def _ms(ns):
+    return f"{ns / 1e6:.3f} ms"
+
+
+def format_summary(s):
+    lines = [f"run        {s['run_dir']}",
+             f"harness    {s['harness']} ({(s['backend'] or {}).get('name')} "
+             f"{(s['backend'] or {}).get('version')}), {s['scenario']}, {s['mode']}",
+             f"status     {s['status']}" + (f": {s['abort_reason']}" if s["abort_reason"] else ""),
+             f"latency    from {s['latency_source']}"]
+    c = s["status_counts"]
+    lines.append(f"samples    {s['samples']}: " + ", ".join(f"{c[k]} {k}" for k in STATUSES)
+                 + (f"  — {c['error'] + c['timeout']} failed samples are never scored as correct"
+                    if c["error"] + c["timeout"] else ""))
+    if s.get("quality"):
+        q = s["quality"]
+        lines.append(f"quality ({q['metric']}): {q['value']:.4f}  (no time limit; failed samples count as wrong)")
+    if s.get("tailq_percentile_latency_ns"):
+        lines.append(f"latency percentiles, all passes ({s['percentile_rule']}):")
+        lines.append("  " + "  ".join(f"p{k}={_ms(v)}" for k, v in s["tailq_percentile_latency_ns"].items()))
+    lines.append("per pass:")
+    for p in s["passes"]:
+        counts = ", ".join(f"{v} {k}" for k, v in p["status_counts"].items() if v)
+        lg = p.get("loadgen") or {}
+        verdict = lg.get("result_validity")
+        es = lg.get("early_stopping_met")
+        head = f"  pass {p['pass']} {p['mode']}: {p['samples']} samples ({counts or 'none'})"
+        if p["partial"]:
+            head += "  [partial: cut off before LoadGen's trace was joined]"
+        lines.append(head)
+        if verdict is not None:
+            lines.append(f"    LoadGen: {verdict}, early stopping {'met' if es else 'not met'}"
+                         + (f" — {lg['early_stopping_result'].strip()}" if lg.get('early_stopping_result') else ""))
+        lg_p = lg.get("percentile_per_query_latency_ns") or lg.get("percentile_latency_ns") or {}
+        ours = p.get("tailq_percentile_latency_ns") or {}
+        if lg_p:
+            lines.append("    LoadGen p50/p90/p99: " + " / ".join(
+                _ms(lg_p[k]) for k in ("50.00", "90.00", "99.00") if k in lg_p))
+        if ours:
+            lines.append("    tailq   p50/p90/p99: " + " / ".join(
+                _ms(ours[k]) for k in ("50.00", "90.00", "99.00") if k in ours))
+    return "\n".join(lines)
