@@ -245,7 +245,7 @@ class CaptureSUT:
             for _ in self._threads:
                 self._queue.put(None)
             for t in self._threads:
-                t.join()
+                t.join(timeout=1.0)  # a worker stuck in a hung backend is left behind (daemon)
             self._threads = []
             if on_main:
                 for s, h in saved.items():
