@@ -2,6 +2,7 @@
 
 import dataclasses
 import datetime
+import gc
 import os
 import sys
 
@@ -174,7 +175,14 @@ def run_capture(harness, *, scenario, out, mode=None, passes=None, tests=None,
                     "loadgen_dir": os.path.relpath(lg_dir, out), "complete": False}
             meta["tests"].append(test)
             records.write_metadata(out, meta)
-            sut.start_test(lg_sut, lg_qsl, ts, log_settings, writer)
+            gc_was_enabled = gc.isenabled()
+            if not experiment.gc_during_test:
+                gc.disable()
+            try:
+                sut.start_test(lg_sut, lg_qsl, ts, log_settings, writer)
+            finally:
+                if gc_was_enabled:
+                    gc.enable()
             writer.close()
             state["writer"] = None
             test.update(_finish_test(out, index, lg_dir, writer, experiment.trace, sut))

@@ -32,6 +32,7 @@ class Experiment:
     offline_batch_size: int = 32
     server_workers: int = 1
     vary_seeds_per_pass: bool = True
+    gc_during_test: bool = False
     loadgen: dict = dataclasses.field(default_factory=dict)
 
     def as_dict(self):

@@ -97,7 +97,8 @@ def loadgen_result(detail):
             "result_query_count", "result_min_latency_ns", "result_max_latency_ns",
             "result_mean_latency_ns", "result_samples_per_second",
             "result_scheduled_samples_per_sec", "result_completed_samples_per_sec",
-            "result_overlatency_query_count", "early_stopping_latency_ns",
+            "result_overlatency_query_count", "result_qps_with_loadgen_overhead",
+            "result_qps_without_loadgen_overhead", "early_stopping_latency_ns",
             "early_stopping_latency_ss", "early_stopping_latency_ms",
             "effective_target_latency_percentile", "effective_scenario", "effective_test_mode")
     out = {k: detail[k] for k in keep if k in detail}
