@@ -1,6 +1,6 @@
 """``tailq run``: capture a harness under LoadGen into a run directory."""
 
-from .. import capture, records, report
+from .. import records, report
 from ._common import harness_from_args, add_harness_args
 
 
@@ -26,6 +26,8 @@ def add_parser(sub):
 
 
 def main(args):
+    from .. import capture  # LoadGen is loaded only by the commands that drive it
+
     experiment = capture.load_experiment(args.experiment)
     if args.no_trace:
         experiment = capture.Experiment(**dict(experiment.as_dict(), trace=False))
