@@ -1,6 +1,30 @@
-"""Tail-quality statistics: pure functions on arrays. No files, no LoadGen, no plots."""
+"""Tail-quality statistics: pure functions on arrays. No files, no LoadGen, no plots.
 
+Every stochastic function takes ``rng`` (int seed or ``numpy.random.Generator``) or
+``seed``; results are small immutable objects with ``as_dict()``.
+"""
+
+from ._analysis import Analysis, ConvergenceStep, ThresholdResult, analyze, predict_tq
+from ._drift import DriftCheck, drift_check
+from ._jsd import (DEFAULT_BIN_WIDTH, histogram, jsd, jsd_from_probs, noise_floor, rjsd,
+                   rjsd_public_code)
+from ._mlperf import mlperf_query_count
+from ._model import (MODELS, PlainKDEModel, PooledLatencyModel, fit_plain_kde, fit_pooled,
+                     silverman_bandwidth, size_groups)
+from ._observed import no_limit_quality, observed_tq, validity
 from ._percentile import (LOADGEN_CONVENTION, PACKAGE_CONVENTION, loadgen_percentile,
                           percentile)
+from ._summary import TQStats, expected_min_of, tq_stats
+from ._thresholds import (Threshold, ThresholdError, parse_threshold, parse_thresholds,
+                          resolve_thresholds)
 
-__all__ = ["LOADGEN_CONVENTION", "PACKAGE_CONVENTION", "loadgen_percentile", "percentile"]
+__all__ = [
+    "Analysis", "ConvergenceStep", "DEFAULT_BIN_WIDTH", "DriftCheck", "LOADGEN_CONVENTION",
+    "MODELS", "PACKAGE_CONVENTION", "PlainKDEModel", "PooledLatencyModel", "TQStats",
+    "Threshold", "ThresholdError", "ThresholdResult", "analyze", "drift_check",
+    "expected_min_of", "fit_plain_kde", "fit_pooled", "histogram", "jsd", "jsd_from_probs",
+    "loadgen_percentile", "mlperf_query_count", "no_limit_quality", "noise_floor",
+    "observed_tq", "parse_threshold", "parse_thresholds", "percentile", "predict_tq",
+    "resolve_thresholds", "rjsd", "rjsd_public_code", "silverman_bandwidth", "size_groups",
+    "tq_stats", "validity",
+]
