@@ -26,18 +26,26 @@ class Harness:
     dataset: object
     metric: str = None
     postprocess: object = None
+    metric_factory: object = None  # (outputs of one pass, ordered by sample index) -> metric
     model: str = None
     seed: int = None
     threads: dict = None
     params: dict = dataclasses.field(default_factory=dict)
+    source: dict = None  # set by get_harness: the name and arguments it was built from
 
     def __post_init__(self):
         if self.model is None:
             self.model = self.name
 
+    def make_metric(self, outputs):
+        """The task metric for one pass's outputs (rows in sample-index order)."""
+        if self.metric_factory is None:
+            return None
+        return self.metric_factory(outputs)
+
     def describe(self):
         return {"name": self.name, "task": self.task, "runtime": self.runtime,
                 "model": self.model, "metric": self.metric, "seed": self.seed,
-                "threads": self.threads, "params": dict(self.params),
+                "threads": self.threads, "params": dict(self.params), "source": self.source,
                 "dataset": type(self.dataset).__name__,
                 "dataset_size": int(self.dataset.get_item_count())}

@@ -76,6 +76,8 @@ def get_harness(name, **params):
     if func is None:
         raise UserError(f"--harness {name!r}: {module_name} has no {func_name!r}")
     try:
-        return func(**params)
+        harness = func(**params)
     except TypeError as exc:
         raise UserError(f"--harness-arg for {name!r}: {exc}") from None
+    harness.source = {"harness": name, "args": dict(params)}  # how to build it again
+    return harness

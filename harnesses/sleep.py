@@ -16,6 +16,8 @@ import time
 
 import numpy as np
 
+from tailq_loadgen.metrics import Accuracy
+
 from ._base import Harness
 
 
@@ -92,4 +94,6 @@ def make_harness(samples=256, seed=0, accuracy=0.9, base_ms=0.5, per_unit_ms=0.0
     return Harness(name="sleep", task="simulated classification", runtime="python",
                    backend=backend, dataset=dataset, metric="accuracy",
                    postprocess=lambda outputs: np.asarray(outputs).reshape(-1), seed=seed,
+                   metric_factory=lambda outputs: Accuracy(np.asarray(outputs).reshape(-1),
+                                                           dataset.labels),
                    threads={"python_threads": 1}, params=params)

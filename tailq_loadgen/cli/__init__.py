@@ -5,9 +5,9 @@ import sys
 
 from .._errors import RunAborted, UserError
 from .._version import __version__
-from . import _export, _harnesses, _run, _show
+from . import _analyze, _export, _harnesses, _run, _show
 
-COMMANDS = (_run, _show, _export, _harnesses)
+COMMANDS = (_run, _show, _export, _harnesses, _analyze)
 
 
 class _Parser(argparse.ArgumentParser):

@@ -1,6 +1,6 @@
 """``tailq run``: capture a harness under LoadGen into a run directory."""
 
-from .. import records, report
+from .. import report, workflow
 from ._common import harness_from_args, add_harness_args
 
 
@@ -37,5 +37,6 @@ def main(args):
     capture.run_capture(harness, scenario=args.scenario, mode=args.mode, passes=args.passes,
                         out=args.out, user_conf=args.user_conf, experiment=experiment,
                         overrides=overrides, count=args.count, overwrite=args.overwrite)
-    print(report.format_summary(report.summarize_run(records.load_run(args.out))))
+    print(report.format_summary(workflow.summarize(args.out)))
     print(f"run directory: {args.out}")
+

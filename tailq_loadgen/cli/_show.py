@@ -2,7 +2,7 @@
 
 import json
 
-from .. import records, report
+from .. import report, workflow
 
 
 def add_parser(sub):
@@ -13,5 +13,6 @@ def add_parser(sub):
 
 
 def main(args):
-    summary = report.summarize_run(records.load_run(args.run_dir))
+    summary = workflow.summarize(args.run_dir)
     print(json.dumps(summary, indent=2) if args.json else report.format_summary(summary))
+

@@ -1,5 +1,7 @@
 """The run-directory format: writing segments, joining LoadGen's trace, reading runs back."""
 
+from ._analysis_file import (ANALYSIS, read_analysis, read_result, write_analysis,
+                             write_result)
 from ._export import FORMATS as EXPORT_FORMATS, export_run
 from ._join import JoinError, JoinReport, finalize_pass
 from ._loadgen_logs import effective_settings, loadgen_result, read_detail_log, read_trace_samples
@@ -11,6 +13,7 @@ from ._schema import COLUMN_NAMES, COLUMNS, SAMPLES_SCHEMA, SCHEMA, SCHEMA_VERSI
 from ._writer import PassWriter
 
 __all__ = [
+    "ANALYSIS", "read_analysis", "read_result", "write_analysis", "write_result",
     "COLUMNS", "COLUMN_NAMES", "EXPORT_FORMATS", "export_run", "JoinError", "JoinReport", "PassWriter", "Run", "SAMPLES_SCHEMA",
     "SCHEMA", "SCHEMA_VERSION", "STATUSES", "create_run_dir", "effective_settings",
     "final_path", "finalize_pass", "load_run", "loadgen_dir", "loadgen_result", "partial_dir",
