@@ -158,6 +158,17 @@ def test_pooled_model_draws_have_the_model_variance_not_inflated():
     assert fit.bandwidth.min() > 0.05
 
 
+def test_pooled_draws_keep_the_observed_variance_on_average():
+    # spec §4.3: synthetic per-sample variance equals the observed one (ML, about each
+    # sample's own mean), with no KDE inflation
+    rng = np.random.default_rng(6)
+    lat = np.exp(rng.normal(13, 0.2, size=(600, 6)) + rng.normal(0, 0.05, size=(600, 1)))
+    fit = tq.fit_pooled(lat, np.ones_like(lat, bool), run_level=False)
+    draws = np.log(fit.sample(4000, rng))
+    observed = np.log(lat).var(axis=1)  # ddof=0
+    assert draws.var(axis=1).mean() == pytest.approx(observed.mean(), rel=0.02)
+
+
 def test_plain_kde_draws_keep_each_samples_observed_variance():
     rng = np.random.default_rng(4)
     lat = rng.lognormal(13, 0.3, size=(50, 10))

@@ -208,13 +208,22 @@ def fit_pooled(latency, ok, sizes=None, *, run_level=True, resolution=1.0, max_g
         bws.append(silverman_bandwidth(e) if e.size >= 2 else 0.0)
         priors.append(d0)
         offset += e.size
+    # Draw with the maximum-likelihood spread σ_i·√((k−1)/k), not σ_i: μ_i is itself only
+    # known to ±σ_i/√k, and (μ̂_i + σ̃ε) then has the right validity probability on average,
+    # E[P(μ̂_i + σ̃ε ≤ θ)] = P(log L_i ≤ θ), because σ²/k + σ̃² = σ². It is the variance-
+    # preserving choice of the smoothed bootstrap applied to the whole model (a single
+    # observation is then used as it is: an unbiased estimate of its validity).
+    sigma = np.nan_to_num(sigma) * np.sqrt(np.divide(df, np.maximum(k, 1)))
     # the timer's resolution bounds how small a scale can be seen: σ_log ≥ res/(L·√12)
     floor = resolution / (np.exp(np.nan_to_num(mu, nan=0.0)) * _SQRT12)
-    sigma = np.maximum(np.nan_to_num(sigma), floor)
+    sigma = np.where(k > 1, np.maximum(sigma, floor), sigma)
 
     if run_level and r >= 3:
-        noise = np.nanmean(sigma[k > 0] ** 2) / max(int((k > 0).sum()), 1)
-        shift_sd = float(np.sqrt(max(np.var(delta, ddof=1) - noise, 0.0)))
+        # pass means carry per-sample noise (σ²/N on average): remove it; the same argument
+        # as for σ_i gives the ML factor (R−1)/R, since the shifts' mean is absorbed in μ_i
+        noise = np.nanmean(sigma[k > 0] ** 2 * k[k > 0] / np.maximum(k[k > 0] - 1, 1)) \
+            / max(int((k > 0).sum()), 1)
+        shift_sd = float(np.sqrt(max(np.var(delta, ddof=1) - noise, 0.0) * (r - 1) / r))
     else:
         shift_sd = 0.0
     fail = 1.0 - k / max(r, 1)
