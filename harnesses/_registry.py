@@ -26,6 +26,12 @@ class HarnessSpec:
 REGISTRY = {spec.name: spec for spec in (
     HarnessSpec("sleep", "simulated classification", "python", "accuracy", 256, "",
                 "harnesses.sleep:make_harness"),
+    HarnessSpec("digits-torch", "image classification", "pytorch", "accuracy", 719, "torch",
+                "harnesses.digits:make_torch"),
+    HarnessSpec("digits-keras", "image classification", "tensorflow", "accuracy", 719,
+                "tensorflow", "harnesses.digits:make_keras"),
+    HarnessSpec("digits-onnx", "image classification", "onnxruntime", "accuracy", 719, "onnx",
+                "harnesses.digits:make_onnx"),
 )}
 
 
@@ -79,5 +85,9 @@ def get_harness(name, **params):
         harness = func(**params)
     except TypeError as exc:
         raise UserError(f"--harness-arg for {name!r}: {exc}") from None
+    except ModuleNotFoundError as exc:  # a framework imported lazily inside the factory
+        extra = spec.requires if spec and spec.requires else None
+        hint = f"pip install 'tailq-loadgen[{extra}]'" if extra else f"pip install {exc.name}"
+        raise UserError(f"harness {name!r} needs {exc.name!r}, which is not installed: {hint}") from None
     harness.source = {"harness": name, "args": dict(params)}  # how to build it again
     return harness

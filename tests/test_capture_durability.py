@@ -36,7 +36,7 @@ def test_raising_backend_completes_with_error_status(tmp_path):
 @pytest.mark.parametrize("scenario", ["SingleStream", "Server", "Offline"])
 def test_hanging_backend_ends_within_watchdog(tmp_path, scenario):
     out = str(tmp_path / "run")
-    h = harnesses.get_harness("sleep", samples=60, hang_index=5, base_ms=0.2)
+    h = harnesses.get_harness("sleep", samples=60, hang_index=50, base_ms=0.2)
     t0 = time.monotonic()
     with pytest.raises(RunAborted, match="watchdog"):
         run_capture(h, scenario=scenario, passes=3, out=out, overrides={"server_target_qps": 500.0},
@@ -47,7 +47,7 @@ def test_hanging_backend_ends_within_watchdog(tmp_path, scenario):
     assert run.metadata["status"] == "aborted" and "watchdog" in run.metadata["abort_reason"]
     assert len(run.metadata["tests"]) == 1  # no further pass was started
     status = run["status"]
-    assert (status[run["sample_index"] == 5] == "timeout").all()
+    assert (status[run["sample_index"] == 50] == "timeout").all()
     assert set(status) <= {"ok", "timeout", "cancelled"}
     assert len(run) == 60  # every issued sample completed exactly once
 
@@ -134,3 +134,21 @@ def test_ctrl_c_during_long_server_run_leaves_within_grace(tmp_path):
     meta = json.load(open(os.path.join(out, "metadata.json")))
     assert meta["status"] == "aborted" and "LoadGen did not finish" in meta["abort_reason"]
     assert len(load_run(out)) > 0
+
+
+def test_backend_hanging_in_warm_up_ends_before_loadgen(tmp_path):
+    out = str(tmp_path / "run")
+    h = harnesses.get_harness("sleep", samples=60, hang_index=3, base_ms=0.2)
+    with pytest.raises(RunAborted, match="warm-up"):
+        run_capture(h, scenario="SingleStream", passes=1, out=out,
+                    experiment=Experiment(watchdog_timeout_s=1.0), **QUIET)
+    meta = json.load(open(os.path.join(out, "metadata.json")))
+    assert meta["status"] == "aborted" and meta["tests"] == []
+
+
+def test_warm_up_is_recorded_separately(tmp_path):
+    out = str(tmp_path / "run")
+    run_capture(echo_harness(40, fail_on={3}), scenario="Offline", passes=1, out=out, **QUIET)
+    warm = load_run(out).metadata["warmup"]
+    assert warm["queries"] == 32 and warm["batch_size"] == 32 and warm["errors"] >= 1
+    assert len(load_run(out)) == 40  # warm-up queries are not records

@@ -5,6 +5,8 @@ import datetime
 import gc
 import os
 import sys
+import threading
+import time
 
 import mlperf_loadgen as lg
 import numpy as np
@@ -121,16 +123,20 @@ def run_capture(harness, *, scenario, out, mode=None, passes=None, tests=None,
         "started": _now(), "ended": None, "complete": False, "status": "running",
         "abort_reason": None, "tests": [], "output": None, "warnings": [],
     }
+    meta["warmup"], hung = _warm_up(backend, dataset, total, experiment.warmup_queries,
+                                    _batch_size(scenario, requested, experiment),
+                                    experiment.watchdog_timeout_s)
+    if hung:
+        reason = (f"backend did not answer within {experiment.watchdog_timeout_s:g} s during "
+                  "warm-up (watchdog); LoadGen was not started")
+        meta.update(status="aborted", abort_reason=reason, ended=_now())
+        records.write_metadata(out, meta)
+        raise RunAborted(f"run aborted: {reason}", run_dir=out)
     records.write_metadata(out, meta)
     _write_samples(out, dataset, total)
 
     threaded = scenario == "Server"
-    if scenario == "MultiStream":
-        batch = int(requested.get("multi_stream_samples_per_query") or 8)
-    elif scenario == "Offline":
-        batch = experiment.offline_batch_size
-    else:
-        batch = 1
+    batch = _batch_size(scenario, requested, experiment)
     state = {"writer": None}
 
     def on_stuck(reason):
@@ -213,6 +219,51 @@ def run_capture(harness, *, scenario, out, mode=None, passes=None, tests=None,
         raise RunAborted(f"run aborted: {aborted}; the records captured so far are in {out}",
                          run_dir=out, interrupted=sut.user_interrupts > 0)
     return result
+
+
+def _batch_size(scenario, requested, experiment):
+    if scenario == "MultiStream":
+        return int(requested.get("multi_stream_samples_per_query") or 8)
+    if scenario == "Offline":
+        return experiment.offline_batch_size
+    return 1
+
+
+def _warm_up(backend, dataset, total, queries, batch, timeout_s):
+    """Run the backend on a few real samples before LoadGen starts; time it separately.
+
+    A failing call is counted, not fatal (LoadGen's run will record the errors); a backend
+    that does not finish warming up within the watchdog's timeout ends the run before
+    LoadGen starts. Returns (info, hung).
+    """
+    if queries <= 0:
+        return {"queries": 0}, False
+    indices = list(range(min(total, max(batch, 8))))  # the same few samples, again and again
+    times, errors = [], []
+
+    def work():
+        for q in range(queries):
+            chunk = [indices[(q * batch + j) % len(indices)] for j in range(batch)]
+            t0 = time.perf_counter_ns()
+            try:
+                backend.predict(dataset.get_samples(chunk))
+            except Exception as exc:  # noqa: BLE001 — counted and reported
+                errors.append(f"{type(exc).__name__}: {exc}"[:200])
+            times.append(time.perf_counter_ns() - t0)
+
+    dataset.load_query_samples(indices)
+    try:
+        worker = threading.Thread(target=work, name="tailq-warmup", daemon=True)
+        worker.start()
+        worker.join(timeout_s)
+    finally:
+        if not worker.is_alive():
+            dataset.unload_query_samples(indices)
+    info = {"queries": len(times), "batch_size": batch, "seconds": sum(times) / 1e9,
+            "errors": len(errors), "first_error": errors[0] if errors else None}
+    if times:
+        info.update(first_ms=times[0] / 1e6, median_ms=float(np.median(times)) / 1e6)
+    return info, worker.is_alive()
 
 
 def _finish_test(out, index, lg_dir, writer, trace, sut):

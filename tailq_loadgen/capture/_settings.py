@@ -33,6 +33,7 @@ class Experiment:
     server_workers: int = 1
     vary_seeds_per_pass: bool = True
     gc_during_test: bool = False
+    warmup_queries: int = 32
     loadgen: dict = dataclasses.field(default_factory=dict)
 
     def as_dict(self):
