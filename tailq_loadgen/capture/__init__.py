@@ -1,7 +1,7 @@
 """Capture: drives MLPerf LoadGen over a harness and records every sample. No statistics."""
 
-from ._runner import CaptureResult, plan_tests, run_capture
+from ._runner import CaptureResult, CaptureSession, plan_tests, run_capture
 from ._settings import MODES, SCENARIOS, Experiment, build_test_settings, cli_overrides, load_experiment
 
-__all__ = ["CaptureResult", "Experiment", "MODES", "SCENARIOS", "build_test_settings",
+__all__ = ["CaptureResult", "CaptureSession", "Experiment", "MODES", "SCENARIOS", "build_test_settings",
            "cli_overrides", "load_experiment", "plan_tests", "run_capture"]

@@ -74,96 +74,133 @@ def run_capture(harness, *, scenario, out, mode=None, passes=None, tests=None,
     test is one "pass" of the record (its index is the ``pass`` column). Raises UserError for
     bad input before anything is written, RunAborted when the watchdog or the user ended it.
     """
-    experiment = experiment or Experiment()
-    if scenario not in SCENARIOS:
-        raise UserError(f"--scenario {scenario!r}: unknown; choose one of {', '.join(SCENARIOS)}")
     modes = list(tests) if tests is not None else plan_tests(mode, passes)
-    for m in modes:
-        if m not in MODES:
-            raise UserError(f"test mode {m!r}: unknown; choose one of {', '.join(MODES)}")
-    dataset, backend = harness.dataset, harness.backend
-    total = int(dataset.get_item_count())
-    if total <= 0:
-        raise UserError(f"harness {harness.name}: its dataset is empty; nothing to measure")
-    if count is not None:
-        if count < 1:
-            raise UserError(f"--count {count}: must be at least 1")
-        total = min(total, int(count))
-    model = getattr(harness, "model", harness.name)
-    # Build once up front so that a bad config fails before a directory is made.
-    ts0, sources = build_test_settings(model=model, scenario=scenario, mode=modes[0],
-                                       user_conf=user_conf, experiment=experiment,
-                                       overrides=overrides)
-    requested = snapshot(ts0)
-    base_seeds = {k: requested[k] for k in _SEED_KEYS}
-    records.create_run_dir(out, overwrite=overwrite)
+    with CaptureSession(harness, scenario=scenario, out=out, first_mode=modes[0] if modes else None,
+                        user_conf=user_conf, experiment=experiment, overrides=overrides,
+                        count=count, overwrite=overwrite, log=log) as session:
+        session.run(modes)
+    return session.result()
 
-    backend.load()
-    perf_count = min(total, int(getattr(dataset, "performance_sample_count", total) or total))
-    meta = {
-        "tailq_version": collect_versions()["tailq_loadgen"],
-        "versions": collect_versions(),
-        "system": collect_system(),
-        "harness": harness.describe(),
-        "backend": {"name": backend.name(), "version": backend.version()},
-        "scenario": scenario,
-        "mode": modes[0] if len(set(modes)) == 1 else "mixed",
-        "tests_requested": modes,
-        "sample_count": total,
-        "performance_sample_count": perf_count,
-        "latency_source": "loadgen_trace" if experiment.trace else "wrapper",
-        "latency_note": None if experiment.trace else
-        "trace-less run: latency_ns is the wrapper's issue-to-complete time, which falls short "
-        "of LoadGen's by its scheduling overhead (see docs/capture.md)",
-        "settings": {"model": model, "sources": sources, "requested": requested,
-                     "experiment": experiment.as_dict(), "overrides": dict(overrides or {})},
-        "seeds": {"loadgen": base_seeds, "per_pass_seeds": experiment.vary_seeds_per_pass,
-                  "harness": harness.describe().get("seed")},
-        "threads": harness.describe().get("threads"),
-        "started": _now(), "ended": None, "complete": False, "status": "running",
-        "abort_reason": None, "tests": [], "output": None, "warnings": [],
-    }
-    meta["warmup"], hung = _warm_up(backend, dataset, total, experiment.warmup_queries,
-                                    _batch_size(scenario, requested, experiment),
-                                    experiment.watchdog_timeout_s)
-    if hung:
-        reason = (f"backend did not answer within {experiment.watchdog_timeout_s:g} s during "
-                  "warm-up (watchdog); LoadGen was not started")
-        meta.update(status="aborted", abort_reason=reason, ended=_now())
+
+class CaptureSession:
+    """One run directory, filled by one or more rounds of LoadGen tests.
+
+    ``run(modes)`` appends tests (passes) and may be called again — ``tailq estimate`` adds
+    rounds of passes until its prediction converges. Leaving the ``with`` block (or
+    ``close()``) marks the run complete, or aborted with the reason.
+    """
+
+    def __init__(self, harness, *, scenario, out, first_mode=None, user_conf=None,
+                 experiment=None, overrides=None, count=None, overwrite=False, log=print):
+        self.experiment = experiment = experiment or Experiment()
+        if scenario not in SCENARIOS:
+            raise UserError(f"--scenario {scenario!r}: unknown; choose one of {', '.join(SCENARIOS)}")
+        self.harness, self.scenario, self.out, self.log = harness, scenario, out, log
+        self.user_conf, self.overrides = user_conf, dict(overrides or {})
+        dataset, backend = harness.dataset, harness.backend
+        total = int(dataset.get_item_count())
+        if total <= 0:
+            raise UserError(f"harness {harness.name}: its dataset is empty; nothing to measure")
+        if count is not None:
+            if count < 1:
+                raise UserError(f"--count {count}: must be at least 1")
+            total = min(total, int(count))
+        self.total = total
+        self.model = getattr(harness, "model", harness.name)
+        # Build once up front so that a bad config fails before a directory is made.
+        ts0, sources = build_test_settings(model=self.model, scenario=scenario,
+                                           mode=first_mode or "AccuracyOnly", user_conf=user_conf,
+                                           experiment=experiment, overrides=self.overrides)
+        self.requested = requested = snapshot(ts0)
+        self.base_seeds = {k: requested[k] for k in _SEED_KEYS}
+        records.create_run_dir(out, overwrite=overwrite)
+
+        backend.load()
+        perf_count = min(total, int(getattr(dataset, "performance_sample_count", total) or total))
+        describe = harness.describe()
+        self.meta = meta = {
+            "tailq_version": collect_versions()["tailq_loadgen"],
+            "versions": collect_versions(),
+            "system": collect_system(),
+            "harness": describe,
+            "backend": {"name": backend.name(), "version": backend.version()},
+            "scenario": scenario,
+            "mode": first_mode,
+            "tests_requested": [],
+            "sample_count": total,
+            "performance_sample_count": perf_count,
+            "latency_source": "loadgen_trace" if experiment.trace else "wrapper",
+            "latency_note": None if experiment.trace else
+            "trace-less run: latency_ns is the wrapper's issue-to-complete time, which falls "
+            "short of LoadGen's by its scheduling overhead (see docs/capture.md)",
+            "settings": {"model": self.model, "sources": sources, "requested": requested,
+                         "experiment": experiment.as_dict(), "overrides": dict(self.overrides)},
+            "seeds": {"loadgen": self.base_seeds, "per_pass_seeds": experiment.vary_seeds_per_pass,
+                      "harness": describe.get("seed")},
+            "threads": describe.get("threads"),
+            "started": _now(), "ended": None, "complete": False, "status": "running",
+            "abort_reason": None, "tests": [], "output": None, "warnings": [],
+        }
+        self.batch = _batch_size(scenario, requested, experiment)
+        meta["warmup"], hung = _warm_up(backend, dataset, total, experiment.warmup_queries,
+                                        self.batch, experiment.watchdog_timeout_s)
+        if hung:
+            reason = (f"backend did not answer within {experiment.watchdog_timeout_s:g} s during "
+                      "warm-up (watchdog); LoadGen was not started")
+            meta.update(status="aborted", abort_reason=reason, ended=_now())
+            records.write_metadata(out, meta)
+            raise RunAborted(f"run aborted: {reason}", run_dir=out)
         records.write_metadata(out, meta)
-        raise RunAborted(f"run aborted: {reason}", run_dir=out)
-    records.write_metadata(out, meta)
-    _write_samples(out, dataset, total)
+        _write_samples(out, dataset, total)
 
-    threaded = scenario == "Server"
-    batch = _batch_size(scenario, requested, experiment)
-    state = {"writer": None}
+        self._writer = None
+        self.sut = CaptureSUT(backend, dataset, threaded=scenario == "Server",
+                              batch_size=self.batch, workers=experiment.server_workers,
+                              watchdog_timeout_s=experiment.watchdog_timeout_s,
+                              cancel_grace_s=experiment.cancel_grace_s, on_stuck=self._on_stuck,
+                              log=log)
+        self.lg_sut = lg.ConstructFastSUT(self.sut.issue, self.sut.flush)
+        self.lg_qsl = lg.ConstructQSL(total, perf_count, self.sut.load_samples,
+                                      self.sut.unload_samples)
+        self.status_counts = {}
+        self._closed = False
 
-    def on_stuck(reason):
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    @property
+    def passes(self):
+        return len(self.meta["tests"])
+
+    def _on_stuck(self, reason):
         # Last resort when LoadGen cannot finish (a backend stuck in native code, or a
         # second Ctrl-C): keep what is captured, say so, and leave the process.
-        if state["writer"] is not None:
-            state["writer"].flush()
-        meta.update(status="aborted", abort_reason=reason, ended=_now(), complete=False)
-        records.write_metadata(out, meta)
-        print(f"tailq: run aborted: {reason}. Records captured so far are in {out} "
+        if self._writer is not None:
+            self._writer.flush()
+        self.meta.update(status="aborted", abort_reason=reason, ended=_now(), complete=False)
+        records.write_metadata(self.out, self.meta)
+        print(f"tailq: run aborted: {reason}. Records captured so far are in {self.out} "
               "(the last pass is partial).", file=sys.stderr, flush=True)
-        os._exit(130 if sut.user_interrupts else 3)
+        os._exit(130 if self.sut.user_interrupts else 3)
 
-    sut = CaptureSUT(backend, dataset, threaded=threaded, batch_size=batch,
-                     workers=experiment.server_workers,
-                     watchdog_timeout_s=experiment.watchdog_timeout_s,
-                     cancel_grace_s=experiment.cancel_grace_s, on_stuck=on_stuck, log=log)
-    lg_sut = lg.ConstructFastSUT(sut.issue, sut.flush)
-    lg_qsl = lg.ConstructQSL(total, perf_count, sut.load_samples, sut.unload_samples)
-    status_counts = {}
-    output_spec = None
-    try:
-        for index, test_mode in enumerate(modes):
-            ts, _ = build_test_settings(model=model, scenario=scenario, mode=test_mode,
-                                        user_conf=user_conf, experiment=experiment,
-                                        overrides=overrides)
-            seeds = _pass_seeds(base_seeds, index) if experiment.vary_seeds_per_pass else base_seeds
+    def run(self, modes, overrides=None):
+        """Append one LoadGen test per mode; ``overrides`` apply to these tests only."""
+        for m in modes:
+            if m not in MODES:
+                raise UserError(f"test mode {m!r}: unknown; choose one of {', '.join(MODES)}")
+        over = dict(self.overrides, **(overrides or {}))
+        out, experiment, sut = self.out, self.experiment, self.sut
+        for test_mode in modes:
+            index = self.passes
+            ts, _ = build_test_settings(model=self.model, scenario=self.scenario, mode=test_mode,
+                                        user_conf=self.user_conf, experiment=experiment,
+                                        overrides=over)
+            seeds = _pass_seeds(self.base_seeds, index) if experiment.vary_seeds_per_pass \
+                else self.base_seeds
             for key, value in seeds.items():
                 setattr(ts, key, value)
             lg_dir = records.loadgen_dir(out, index)
@@ -176,49 +213,58 @@ def run_capture(harness, *, scenario, out, mode=None, passes=None, tests=None,
                                         rows_per_segment=experiment.segment_rows,
                                         seconds_per_segment=experiment.segment_seconds,
                                         wrapper_latency=not experiment.trace)
-            state["writer"] = writer
+            self._writer = writer
             test = {"pass": index, "mode": test_mode, "seeds": seeds, "started": _now(),
                     "loadgen_dir": os.path.relpath(lg_dir, out), "complete": False}
-            meta["tests"].append(test)
-            records.write_metadata(out, meta)
+            if overrides:
+                test["overrides"] = dict(overrides)
+            self.meta["tests"].append(test)
+            self.meta["tests_requested"].append(test_mode)
+            records.write_metadata(out, self.meta)
             gc_was_enabled = gc.isenabled()
             if not experiment.gc_during_test:
                 gc.disable()
             try:
-                sut.start_test(lg_sut, lg_qsl, ts, log_settings, writer)
+                sut.start_test(self.lg_sut, self.lg_qsl, ts, log_settings, writer)
             finally:
                 if gc_was_enabled:
                     gc.enable()
             writer.close()
-            state["writer"] = None
+            self._writer = None
             test.update(_finish_test(out, index, lg_dir, writer, experiment.trace, sut))
             if test_mode == "SubmissionRun":
                 # LoadGen runs the accuracy phase (every sample once) first, then performance,
                 # in one test: sample_seq below this count belongs to the accuracy phase.
-                override = int(requested.get("accuracy_sample_count_override") or 0)
-                test["accuracy_phase_samples"] = override if override > 0 else total
+                override = int(snapshot(ts).get("accuracy_sample_count_override") or 0)
+                test["accuracy_phase_samples"] = override if override > 0 else self.total
             for k, v in writer.status_counts.items():
-                status_counts[k] = status_counts.get(k, 0) + v
-            output_spec = _merge_output(output_spec, writer.outputs.as_dict())
-            meta["output"] = output_spec
-            records.write_metadata(out, meta)
-            log(f"pass {index + 1}/{len(modes)} ({test_mode}): {writer.rows_written} samples, "
-                f"{_counts_text(writer.status_counts)}")
+                self.status_counts[k] = self.status_counts.get(k, 0) + v
+            self.meta["output"] = _merge_output(self.meta["output"], writer.outputs.as_dict())
+            modes_seen = {t["mode"] for t in self.meta["tests"]}
+            self.meta["mode"] = modes_seen.pop() if len(modes_seen) == 1 else "mixed"
+            records.write_metadata(out, self.meta)
+            self.log(f"pass {index + 1} ({test_mode}): {writer.rows_written} samples, "
+                     f"{_counts_text(writer.status_counts)}")
             if sut.cancel_reason is not None:
-                break
-    finally:
-        lg.DestroyQSL(lg_qsl)
-        lg.DestroySUT(lg_sut)
-    aborted = sut.cancel_reason
-    meta.update(ended=_now(), complete=aborted is None,
-                status="complete" if aborted is None else "aborted", abort_reason=aborted)
-    records.write_metadata(out, meta)
-    result = CaptureResult(out, len(meta["tests"]), sum(status_counts.values()), status_counts,
-                           aborted is None, aborted)
-    if aborted is not None:
-        raise RunAborted(f"run aborted: {aborted}; the records captured so far are in {out}",
-                         run_dir=out, interrupted=sut.user_interrupts > 0)
-    return result
+                self.close()
+                raise RunAborted(f"run aborted: {sut.cancel_reason}; the records captured so far "
+                                 f"are in {out}", run_dir=out, interrupted=sut.user_interrupts > 0)
+
+    def close(self):
+        if self._closed:
+            return
+        self._closed = True
+        lg.DestroyQSL(self.lg_qsl)
+        lg.DestroySUT(self.lg_sut)
+        aborted = self.sut.cancel_reason
+        self.meta.update(ended=_now(), complete=aborted is None,
+                         status="complete" if aborted is None else "aborted", abort_reason=aborted)
+        records.write_metadata(self.out, self.meta)
+
+    def result(self):
+        return CaptureResult(self.out, self.passes, sum(self.status_counts.values()),
+                             dict(self.status_counts), self.sut.cancel_reason is None,
+                             self.sut.cancel_reason)
 
 
 def _batch_size(scenario, requested, experiment):
