@@ -7,6 +7,39 @@ def add_harness_args(p):
                    help="parameter passed to the harness factory (repeatable)")
 
 
+def add_capture_args(p, out_help="run directory to create"):
+    """The flags every capturing command shares (MLPerf reference-harness names)."""
+    add_harness_args(p)
+    p.add_argument("--scenario", required=True, help="SingleStream | MultiStream | Server | Offline")
+    p.add_argument("--out", required=True, help=out_help)
+    p.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
+    p.add_argument("--user_conf", default=None, help="LoadGen user.conf")
+    p.add_argument("--experiment", default=None, help="tailq experiment YAML")
+    p.add_argument("--time", type=float, default=None, help="LoadGen min/max duration, seconds")
+    p.add_argument("--qps", type=float, default=None, help="Server target / Offline expected QPS")
+    p.add_argument("--max-queries", type=int, default=None, help="LoadGen min/max query count")
+    p.add_argument("--no-trace", action="store_true",
+                   help="cheaper: skip LoadGen's trace, record the wrapper's stamps only")
+
+
+def capture_options(args):
+    """(experiment, overrides) from the shared flags."""
+    from .. import capture
+
+    experiment = capture.load_experiment(args.experiment)
+    if args.no_trace:
+        experiment = capture.Experiment(**dict(experiment.as_dict(), trace=False))
+    overrides = capture.cli_overrides(time_s=args.time, qps=args.qps, max_queries=args.max_queries)
+    return experiment, overrides
+
+
+def add_analysis_args(p, thresholds="p90,p95,p99"):
+    p.add_argument("--thresholds", default=thresholds,
+                   help="comma-separated: percentiles of pooled latency (p99) or times (50ms)")
+    p.add_argument("--mc", type=int, default=2000, help="synthetic passes (Monte Carlo)")
+    p.add_argument("--seed", type=int, default=0)
+
+
 def harness_from_args(args):
     import harnesses  # the registry imports no framework until a harness is built
 

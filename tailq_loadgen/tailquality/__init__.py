@@ -4,7 +4,8 @@ Every stochastic function takes ``rng`` (int seed or ``numpy.random.Generator``)
 ``seed``; results are small immutable objects with ``as_dict()``.
 """
 
-from ._analysis import Analysis, ConvergenceStep, ThresholdResult, analyze, predict_tq
+from ._analysis import (Analysis, ConvergenceStep, ConvergenceTracker, ThresholdResult, analyze,
+                        check_options, mean_standard_error, predict_tq)
 from ._drift import DriftCheck, drift_check
 from ._jsd import (DEFAULT_BIN_WIDTH, histogram, jsd, jsd_from_probs, noise_floor, rjsd,
                    rjsd_public_code)
@@ -19,9 +20,10 @@ from ._thresholds import (Threshold, ThresholdError, parse_threshold, parse_thre
                           resolve_thresholds)
 
 __all__ = [
-    "Analysis", "ConvergenceStep", "DEFAULT_BIN_WIDTH", "DriftCheck", "LOADGEN_CONVENTION",
+    "Analysis", "ConvergenceStep", "ConvergenceTracker", "DEFAULT_BIN_WIDTH", "DriftCheck", "LOADGEN_CONVENTION",
     "MODELS", "PACKAGE_CONVENTION", "PlainKDEModel", "PooledLatencyModel", "TQStats",
-    "Threshold", "ThresholdError", "ThresholdResult", "analyze", "drift_check",
+    "Threshold", "ThresholdError", "ThresholdResult", "analyze", "check_options",
+    "mean_standard_error", "drift_check",
     "expected_min_of", "fit_plain_kde", "fit_pooled", "histogram", "jsd", "jsd_from_probs",
     "loadgen_percentile", "mlperf_query_count", "no_limit_quality", "noise_floor",
     "observed_tq", "parse_threshold", "parse_thresholds", "percentile", "predict_tq",

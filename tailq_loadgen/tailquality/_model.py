@@ -94,6 +94,7 @@ class PooledLatencyModel:
     fail_prob: np.ndarray     # (N,) fraction of passes the sample failed (error/timeout)
     n_obs: np.ndarray         # (N,) successful observations per sample
     run_level: bool
+    shift_kind: str = "bootstrap"  # how synthetic shifts are drawn: "bootstrap" or "normal"
 
     @property
     def n_samples(self):
@@ -119,6 +120,10 @@ class PooledLatencyModel:
             "prior_df_per_group": [None if not np.isfinite(d) else round(float(d), 3)
                                    for d in self.prior_df],
             "run_level_component": self.run_level,
+            "run_level_draws": (f"{self.shift_kind}: " + (
+                "smoothed bootstrap of the observed pass shifts, rescaled to σ_δ (keeps a "
+                "bimodal or skewed run-level law)" if self.shift_kind == "bootstrap"
+                else "normal N(0, σ_δ²)")) if self.run_level else None,
             "pass_shift_sd_log": float(self.pass_shift_sd),
             "pass_shift_mean_se_log": self.shift_standard_error(),
             "negative_latencies": "impossible: draws are exp(log-latency)",
@@ -129,8 +134,7 @@ class PooledLatencyModel:
         """Synthetic latencies (N, n_passes); +inf marks a failed sample."""
         rng = _rng(rng)
         n = self.n_samples
-        shift = rng.standard_normal(n_passes) * self.pass_shift_sd if self.run_level \
-            else np.zeros(n_passes)
+        shift = self._shifts(n_passes, rng) if self.run_level else np.zeros(n_passes)
         g = self.group
         u = rng.random((n, n_passes))
         idx = self.pool_start[g][:, None] + (u * self.pool_size[g][:, None]).astype(np.int64)
@@ -141,6 +145,22 @@ class PooledLatencyModel:
         failed = rng.random((n, n_passes)) < self.fail_prob[:, None]
         lat[failed | ~np.isfinite(lat)] = np.inf
         return lat
+
+
+def _draw_shifts(model, n_passes, rng):
+    if model.shift_kind == "normal" or model.pass_shift_sd == 0:
+        return rng.standard_normal(n_passes) * model.pass_shift_sd
+    pool = model.pass_shift - model.pass_shift.mean()
+    s = pool.std()
+    if s == 0:
+        return np.zeros(n_passes)
+    h = silverman_bandwidth(pool)
+    base = pool[rng.integers(0, pool.size, n_passes)]
+    eps = (base + h * rng.standard_normal(n_passes)) / np.sqrt(1.0 + h * h / (s * s))
+    return eps * (model.pass_shift_sd / s)
+
+
+PooledLatencyModel._shifts = _draw_shifts
 
 
 def _two_way(y, obs, iterations=4):
@@ -160,10 +180,12 @@ def _two_way(y, obs, iterations=4):
 
 
 def fit_pooled(latency, ok, sizes=None, *, run_level=True, resolution=1.0, max_groups=8,
-               min_per_group=50):
+               min_per_group=50, shift_kind=None):
     """Fit :class:`PooledLatencyModel` to ``latency`` (N, R) where ``ok`` (N, R).
 
     ``resolution``: the timer's resolution in the unit of ``latency`` (1 for LoadGen's ns).
+    ``shift_kind``: how synthetic run-level shifts are drawn; default "bootstrap" (a smoothed
+    bootstrap of the observed shifts, rescaled to σ_δ) from 5 passes on, "normal" below.
     """
     latency = np.asarray(latency, dtype=np.float64)
     ok = np.asarray(ok, dtype=bool) & np.isfinite(latency)
@@ -234,7 +256,8 @@ def fit_pooled(latency, ok, sizes=None, *, run_level=True, resolution=1.0, max_g
         pool_start=np.asarray(starts, dtype=np.int64), pool_size=np.asarray(sizes_out, dtype=np.int64),
         bandwidth=np.asarray(bws), prior_df=np.asarray(priors, dtype=np.float64),
         pass_shift=delta, pass_shift_sd=shift_sd, fail_prob=fail, n_obs=k,
-        run_level=bool(run_level and r >= 3))
+        run_level=bool(run_level and r >= 3),
+        shift_kind=shift_kind or ("bootstrap" if r >= 5 else "normal"))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,7 +1,12 @@
 """Workflows that join the rooms: analyse a run (and, later, estimate, full, compare)."""
 
 from ._analyze import analyze_run, format_analysis
+from ._compare import compare_runs, failed_conditions, format_compare, parse_conditions, write_compare
+from ._estimate import EstimateResult, estimate
+from ._full import FullResult, full_run
 from ._inputs import PassMatrix, pass_matrix
 from ._metric import run_quality, summarize
 
-__all__ = ["PassMatrix", "analyze_run", "format_analysis", "pass_matrix", "run_quality", "summarize"]
+__all__ = ["EstimateResult", "FullResult", "compare_runs", "estimate", "failed_conditions",
+           "format_compare", "full_run", "parse_conditions", "write_compare",
+           "PassMatrix", "analyze_run", "format_analysis", "pass_matrix", "run_quality", "summarize"]

@@ -11,28 +11,26 @@ from ._metric import metrics_for_run
 
 def analyze_run(run_dir, *, thresholds="p90,p95,p99", mc=2000, seed=0, model="pooled",
                 run_level=True, window=5, tau=0.05, bin_width=tailquality.DEFAULT_BIN_WIDTH,
-                percentile_rule="linear", full_run_passes=None, progress=None, write=True):
+                percentile_rule="linear", full_run_passes=None, progress=None, write=True,
+                tracker=None, harness=None, extra=None):
     """Analyse the run at ``run_dir``; writes ``analysis.json`` there unless ``write=False``.
 
     Returns ``(analysis, matrix)``: the :class:`tailquality.Analysis` and the PassMatrix.
     """
-    try:
-        parsed = tailquality.parse_thresholds(thresholds)
-    except tailquality.ThresholdError as exc:
-        raise UserError(f"--thresholds: {exc}") from None
+    parsed = parse_thresholds_arg(thresholds)
     run = records.load_run(run_dir)
     matrix = pass_matrix(run)
     if matrix.n_passes < 2:
         why = "; ".join(f"pass {p}: {r}" for p, r in matrix.skipped) or "none captured"
         raise UserError(f"{run_dir}: tail quality needs at least 2 complete passes over the "
                         f"dataset, found {matrix.n_passes} ({why}); capture with --passes K")
-    metric, synthetic, notes = metrics_for_run(run, matrix)
+    metric, synthetic, notes = metrics_for_run(run, matrix, harness)
     try:
         analysis = tailquality.analyze(
             matrix.latency, matrix.ok, metric, parsed, sizes=matrix.sizes, synthetic_metric=synthetic,
             mc=mc, seed=seed, model=model, run_level=run_level, window=window, tau=tau,
             bin_width=bin_width, percentile_rule=percentile_rule, full_run_passes=full_run_passes,
-            progress=progress)
+            progress=progress, tracker=tracker)
     except (ValueError, tailquality.ThresholdError) as exc:
         raise UserError(f"{run_dir}: {exc}") from None
     if write:
@@ -48,8 +46,16 @@ def analyze_run(run_dir, *, thresholds="p90,p95,p99", mc=2000, seed=0, model="po
                        "real_inferences": int(matrix.n_samples * matrix.n_passes),
                        "metric": getattr(synthetic, "name", None), "metric_notes": notes},
             "analysis": analysis.as_dict(),
+            **(extra or {}),
         })
     return analysis, matrix
+
+
+def parse_thresholds_arg(thresholds):
+    try:
+        return tailquality.parse_thresholds(thresholds)
+    except tailquality.ThresholdError as exc:
+        raise UserError(f"--thresholds: {exc}") from None
 
 
 def format_analysis(analysis, metric_name=None):

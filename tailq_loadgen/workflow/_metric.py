@@ -19,8 +19,11 @@ class ScoreMetric(_SumMetric):
         self.name = name
 
 
-def metrics_for_run(run, matrix):
-    """(metric for the observed passes, metric for synthetic passes, notes)."""
+def metrics_for_run(run, matrix, harness=None):
+    """(metric for the observed passes, metric for synthetic passes, notes).
+
+    ``harness``: the harness object that captured the run, when at hand (saves building it
+    again from the run's metadata)."""
     path = os.path.join(run.path, CORRECTNESS)
     if os.path.exists(path):
         table = pq.read_table(path)
@@ -29,14 +32,15 @@ def metrics_for_run(run, matrix):
         m = ScoreMetric(scores, run.metadata.get("harness", {}).get("metric") or "score")
         return m, m, ["per-sample scores from the imported correctness file"]
     source = (run.metadata.get("harness") or {}).get("source")
-    if not source:
-        raise UserError(f"{run.path}: the run names no harness to score its outputs with; "
-                        "import it with --correctness FILE")
-    import harnesses  # builds the harness's dataset (ground truth); frameworks load lazily
+    if harness is None:
+        if not source:
+            raise UserError(f"{run.path}: the run names no harness to score its outputs with; "
+                            "import it with --correctness FILE")
+        import harnesses  # builds the harness's dataset (ground truth); frameworks load lazily
 
-    harness = harnesses.get_harness(source["harness"], **source.get("args", {}))
+        harness = harnesses.get_harness(source["harness"], **source.get("args", {}))
     if harness.metric_factory is None:
-        raise UserError(f"harness {source['harness']!r} has no quality metric; tail quality "
+        raise UserError(f"harness {harness.name!r} has no quality metric; tail quality "
                         "needs one")
     if any(o is None for o in matrix.outputs):
         raise UserError(f"{run.path}: outputs of varying shape cannot be scored")
