@@ -5,7 +5,7 @@ Every stochastic function takes ``rng`` (int seed or ``numpy.random.Generator``)
 """
 
 from ._analysis import (Analysis, ConvergenceStep, ConvergenceTracker, ThresholdResult, analyze,
-                        check_options, mean_standard_error, predict_tq)
+                        check_options, histogram_dict, mean_standard_error, predict_tq)
 from ._drift import DriftCheck, drift_check
 from ._jsd import (DEFAULT_BIN_WIDTH, histogram, jsd, jsd_from_probs, noise_floor, rjsd,
                    rjsd_public_code)
@@ -23,7 +23,7 @@ __all__ = [
     "Analysis", "ConvergenceStep", "ConvergenceTracker", "DEFAULT_BIN_WIDTH", "DriftCheck", "LOADGEN_CONVENTION",
     "MODELS", "PACKAGE_CONVENTION", "PlainKDEModel", "PooledLatencyModel", "TQStats",
     "Threshold", "ThresholdError", "ThresholdResult", "analyze", "check_options",
-    "mean_standard_error", "drift_check",
+    "mean_standard_error", "histogram_dict", "drift_check",
     "expected_min_of", "fit_plain_kde", "fit_pooled", "histogram", "jsd", "jsd_from_probs",
     "loadgen_percentile", "mlperf_query_count", "no_limit_quality", "noise_floor",
     "observed_tq", "parse_threshold", "parse_thresholds", "percentile", "predict_tq",

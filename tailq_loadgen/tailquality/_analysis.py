@@ -6,7 +6,7 @@ import math
 import numpy as np
 
 from ._drift import drift_check
-from ._jsd import DEFAULT_BIN_WIDTH, rjsd, rjsd_public_code
+from ._jsd import DEFAULT_BIN_WIDTH, common_bins, histogram, rjsd, rjsd_public_code
 from ._mlperf import mlperf_query_count
 from ._model import MODELS
 from ._observed import no_limit_quality, observed_tq
@@ -37,10 +37,19 @@ class ThresholdResult:
     predicted_mean_se: float    # the prediction's own standard error of mean TQ (run level)
     predicted_values: np.ndarray = dataclasses.field(repr=False, compare=False)
 
-    def as_dict(self):
+    def as_dict(self, bin_width=DEFAULT_BIN_WIDTH):
         return {"label": self.label, "kind": self.kind, "theta_ns": self.theta_ns,
                 "observed": self.observed.as_dict(), "observed_per_pass": list(self.observed_per_pass),
-                "predicted": self.predicted.as_dict(), "predicted_mean_se": self.predicted_mean_se}
+                "predicted": self.predicted.as_dict(), "predicted_mean_se": self.predicted_mean_se,
+                "predicted_histogram": histogram_dict(self.predicted_values, bin_width)}
+
+
+def histogram_dict(values, bin_width=DEFAULT_BIN_WIDTH):
+    """A compact, exact record of a distribution on the fixed grid: first bin and counts."""
+    values = np.asarray(values, dtype=np.float64)
+    lo, hi = common_bins(values, bin_width=bin_width)
+    counts = np.rint(histogram(values, lo, hi, bin_width) * values.size).astype(int)
+    return {"bin_width": bin_width, "first_bin": lo, "counts": counts.tolist(), "n": int(values.size)}
 
 
 def mean_standard_error(model, metric, thetas, mc, rng):
@@ -87,7 +96,7 @@ class Analysis:
 
     def as_dict(self):
         d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        d["thresholds"] = [t.as_dict() for t in self.thresholds]
+        d["thresholds"] = [t.as_dict(self.bin_width) for t in self.thresholds]
         d["convergence"] = [c.as_dict() for c in self.convergence]
         d["drift"] = self.drift.as_dict()
         d["tq_inf_per_pass"] = list(self.tq_inf_per_pass)

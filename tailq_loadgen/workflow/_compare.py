@@ -102,6 +102,8 @@ def compare_runs(est_dir, full_dir, *, force=False, thresholds=None, mc=None, se
             "jsd": jsd, "noise_floor_median": floor_med, "noise_floor_p95": floor_p95,
             "match": match,
             "worst_inside": bool(p.min <= o.min <= p.max),
+            "predicted_histogram": tailquality.histogram_dict(predicted[t], bin_width),
+            "observed_histogram": tailquality.histogram_dict(observed[t], bin_width),
         })
     return {
         "format": COMPARE_FORMAT, "schema_version": COMPARE_SCHEMA_VERSION,

@@ -1,0 +1,16 @@
+"""``tailq report DIR... --html OUT.html``: one self-contained page, PNGs beside it."""
+
+from .. import report, workflow
+
+
+def add_parser(sub):
+    p = sub.add_parser("report", help="HTML report with figures for analysed run directories")
+    p.add_argument("run_dirs", nargs="+")
+    p.add_argument("--html", required=True, help="the page to write")
+    p.set_defaults(func=main)
+
+
+def main(args):
+    sections = [workflow.report_data(d) for d in args.run_dirs]
+    path, pngs = report.write_report(sections, args.html)
+    print(f"report: {path} ({len(pngs)} figures beside it)")

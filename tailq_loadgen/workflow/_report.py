@@ -1,0 +1,47 @@
+"""What the report shows, computed from run directories (the report room only draws it)."""
+
+import os
+
+import numpy as np
+
+from .. import records, tailquality
+from .._errors import UserError
+from ._inputs import pass_matrix
+from ._metric import metrics_for_run
+
+
+def report_data(run_dir, grid_points=60, example_samples=3, draws=4000):
+    """Arrays and tables for one run directory's section of the report."""
+    run = records.load_run(run_dir)
+    try:
+        analysis = records.read_analysis(run_dir)
+    except UserError:
+        raise UserError(f"{run_dir}: no analysis.json; run `tailq analyze {run_dir}` first") from None
+    m = pass_matrix(run)
+    if m.n_passes < 2:
+        raise UserError(f"{run_dir}: the report needs at least 2 complete passes")
+    metric, synth, _ = metrics_for_run(run, m)
+    lat = m.latency[m.ok]
+    lo, hi = np.percentile(lat, 1), lat.max()
+    grid = np.geomspace(lo, hi * 1.01, grid_points)
+    tq = tailquality.observed_tq(m.latency, m.ok, metric, grid)        # (grid, passes)
+    marks = {f"p{q:g}": float(tailquality.percentile(lat, q)) for q in (90, 95, 99)}
+    mean_lat = np.nanmean(m.latency, axis=1)
+    sizes = m.sizes
+    varied = np.isfinite(sizes).all() and np.unique(sizes).size > 1
+    key = sizes if varied else mean_lat
+    order = np.argsort(key)
+    picks = [int(order[int(q * (len(order) - 1))]) for q in np.linspace(0.1, 0.9, example_samples)]
+    model = tailquality.fit_pooled(m.latency, m.ok, sizes if varied else None)
+    sim = model.sample(draws, np.random.default_rng(0))
+    examples = [{"sample": i, "size": float(sizes[i]) if np.isfinite(sizes[i]) else None,
+                 "observed_ns": m.latency[i][m.ok[i]], "model_ns": sim[i][np.isfinite(sim[i])]}
+                for i in picks]
+    compare = None
+    path = os.path.join(run_dir, "compare.json")
+    if os.path.exists(path):
+        compare = records.read_result(path, "tailq-compare", 1)
+    return {"run_dir": run_dir, "meta": dict(run.metadata), "analysis": analysis,
+            "grid_ns": grid, "tq": tq, "tq_inf": float(np.mean(tailquality.no_limit_quality(m.ok, synth))),
+            "marks_ns": marks, "examples": examples, "sizes": sizes if varied else None,
+            "mean_latency_ns": mean_lat, "compare": compare, "metric": getattr(synth, "name", "quality")}
