@@ -1,0 +1,95 @@
+"""Estimate, full, compare and report from the CLI on the sleep harness (known latencies)."""
+
+import json
+import os
+
+import pytest
+
+from conftest import run_tailq
+
+SLEEP = ["--harness", "sleep", "--harness-arg", "samples=100", "--scenario", "SingleStream"]
+THR = ["--thresholds", "p90,p99,1.2ms"]
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory):
+    base = tmp_path_factory.mktemp("e2e")
+    est, full = base / "est", base / "full"
+    p = run_tailq("estimate", *SLEEP, *THR, "--max-passes", "12", "--out", str(est), timeout=600)
+    assert p.returncode == 0, p.stderr
+    assert "real inferences" in p.stdout and ("converged" in p.stdout)
+    p = run_tailq("full", *SLEEP, *THR, "--passes", "120", "--max-queries", "600", "--time", "0.5",
+                  "--out", str(full), timeout=600)
+    assert p.returncode == 0, p.stderr
+    return base, est, full
+
+
+@pytest.mark.slow
+def test_estimate_full_compare_report(pair):
+    base, est, full = pair
+    p = run_tailq("compare", str(est), str(full), "--fail-if", "jsd>0.05", "--fail-if", "worst_outside")
+    assert p.returncode == 0, p.stdout + p.stderr
+    doc = json.loads((est / "compare.json").read_text())
+    assert doc["format"] == "tailq-compare"
+    for row in doc["thresholds"]:
+        assert row["jsd"] <= 0.05 and row["worst_inside"], row["label"]
+        assert row["ratio"] >= 10
+    assert doc["loadgen"]["performance_tests"][0]["query_count"] > 0
+    est_doc = json.loads((est / "analysis.json").read_text())
+    assert est_doc["workflow"]["kind"] == "estimate" and est_doc["workflow"]["real_inferences"] == 1200
+    full_doc = json.loads((full / "analysis.json").read_text())
+    assert full_doc["workflow"]["mlperf_query_count"] == 270336
+    html = base / "report" / "r.html"
+    p = run_tailq("report", str(est), str(full), "--html", str(html))
+    assert p.returncode == 0, p.stderr
+    page = html.read_text()
+    assert page.count("data:image/png;base64,") >= 9 and "Reduced estimate against the full run" in page
+    assert len([f for f in os.listdir(html.parent) if f.endswith(".png")]) >= 9
+
+
+@pytest.mark.slow
+def test_fail_if_turns_a_miss_into_exit_1(pair):
+    _, est, full = pair
+    p = run_tailq("compare", str(est), str(full), "--fail-if", "ratio<1000")
+    assert p.returncode == 1 and "fail-if" in p.stderr
+
+
+def test_compare_refuses_runs_that_do_not_match(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    for d, n in ((a, "60"), (b, "70")):
+        p = run_tailq("run", "--harness", "sleep", "--harness-arg", f"samples={n}", "--scenario",
+                      "Offline", "--passes", "2", "--out", str(d))
+        assert p.returncode == 0, p.stderr
+    p = run_tailq("compare", str(a), str(b))
+    assert p.returncode == 2 and "do not match in dataset" in p.stderr and "--force" in p.stderr
+    p = run_tailq("compare", str(a), str(b), "--force")
+    assert p.returncode == 0, p.stderr
+    assert "compared with --force" in p.stdout
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["estimate", *SLEEP, "--thresholds", "p250", "--out", "X"], "--thresholds"),
+    (["estimate", *SLEEP, "--thresholds", "-1ms", "--out", "X"], "--thresholds"),
+    (["estimate", *SLEEP, "--tau", "0", "--out", "X"], "tau"),
+    (["estimate", *SLEEP, "--max-passes", "1", "--out", "X"], "--max-passes"),
+    (["full", *SLEEP, "--percentile", "100", "--out", "X"], "--percentile"),
+    (["compare", "nowhere", "nowhere2"], "nowhere"),
+    (["report", "nowhere", "--html", "r.html"], "nowhere"),
+    (["compare", "E", "F", "--fail-if", "speed>3"], "--fail-if"),
+])
+def test_bad_input_exits_2(tmp_path, args, needle):
+    args = [str(tmp_path / a) if a in ("X", "E", "F") else a for a in args]
+    p = run_tailq(*args, cwd=str(tmp_path))
+    assert p.returncode == 2, p.stderr
+    assert needle in p.stderr and p.stderr.count("\n") == 1
+
+
+def test_compare_refuses_an_incomplete_run(tmp_path):
+    a = tmp_path / "a"
+    assert run_tailq("run", "--harness", "sleep", "--harness-arg", "samples=30", "--scenario",
+                     "Offline", "--passes", "2", "--out", str(a)).returncode == 0
+    meta = json.loads((a / "metadata.json").read_text())
+    meta.update(complete=False, status="aborted")
+    (a / "metadata.json").write_text(json.dumps(meta))
+    p = run_tailq("compare", str(a), str(a))
+    assert p.returncode == 2 and "incomplete" in p.stderr
