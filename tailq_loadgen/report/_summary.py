@@ -95,7 +95,12 @@ def format_summary(s):
         lines.append(f"latency percentiles, all passes ({s['percentile_rule']}):")
         lines.append("  " + "  ".join(f"p{k}={_ms(v)}" for k, v in s["tailq_percentile_latency_ns"].items()))
     lines.append("per pass:")
-    for p in s["passes"]:
+    shown = s["passes"]
+    if len(shown) > 8:  # a long run: the first and last few passes tell the story
+        lines.append(f"  ({len(shown)} passes; the first 3 and the last 3 are shown, "
+                     "`tailq show --json` lists all)")
+        shown = shown[:3] + shown[-3:]
+    for p in shown:
         counts = ", ".join(f"{v} {k}" for k, v in p["status_counts"].items() if v)
         lg = p.get("loadgen") or {}
         verdict = lg.get("result_validity")
