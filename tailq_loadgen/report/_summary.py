@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ..tailquality import loadgen_percentile
+from ..tailquality import early_stopping, loadgen_percentile
 
 SHOWN_PERCENTILES = (0.5, 0.9, 0.95, 0.97, 0.99, 0.999)
 STATUSES = ("ok", "error", "timeout", "cancelled")
@@ -33,6 +33,9 @@ def summarize_run(run, quality=None):
                 f"{q * 100:.2f}": int(v) for q, v in
                 zip(SHOWN_PERCENTILES, loadgen_percentile(lat, SHOWN_PERCENTILES))}
         entry["ok_with_latency"] = int(ok.sum())
+        es = _early_stopping(meta.get("scenario"), test, lat)
+        if es is not None:
+            entry["tailq_early_stopping"] = es.as_dict()
         per_pass.append(entry)
     totals = {s: int(np.sum(status == s)) for s in STATUSES}
     pooled = _latencies(run, has_lat, multistream)
@@ -58,6 +61,20 @@ def summarize_run(run, quality=None):
             f"{q * 100:.2f}": int(v) for q, v in
             zip(SHOWN_PERCENTILES, loadgen_percentile(pooled, SHOWN_PERCENTILES))}
     return out
+
+
+def _early_stopping(scenario, test, lat):
+    """Our recomputation of LoadGen's early stopping for a performance test."""
+    if test.get("mode") not in ("PerformanceOnly", "SubmissionRun") or not lat.size:
+        return None
+    if scenario not in ("SingleStream", "MultiStream", "Server"):
+        return None
+    lg = test.get("loadgen_result") or {}
+    pct = lg.get("effective_target_latency_percentile")
+    target = (test.get("effective_settings") or {}).get("target_latency_ns")
+    if pct is None or (scenario == "Server" and not target):
+        return None
+    return early_stopping(lat, scenario, pct, target_latency_ns=target)
 
 
 def _latencies(run, mask, multistream):
@@ -104,13 +121,13 @@ def format_summary(s):
         counts = ", ".join(f"{v} {k}" for k, v in p["status_counts"].items() if v)
         lg = p.get("loadgen") or {}
         verdict = lg.get("result_validity")
-        es = lg.get("early_stopping_met")
+        lg_es = lg.get("early_stopping_met")
         head = f"  pass {p['pass']} {p['mode']}: {p['samples']} samples ({counts or 'none'})"
         if p["partial"]:
             head += "  [partial: cut off before LoadGen's trace was joined]"
         lines.append(head)
         if verdict is not None:
-            lines.append(f"    LoadGen: {verdict}, early stopping {'met' if es else 'not met'}"
+            lines.append(f"    LoadGen: {verdict}, early stopping {'met' if lg_es else 'not met'}"
                          + (f" — {lg['early_stopping_result'].strip()}" if lg.get('early_stopping_result') else ""))
         lg_p = lg.get("percentile_per_query_latency_ns") or lg.get("percentile_latency_ns") or {}
         ours = p.get("tailq_percentile_latency_ns") or {}
@@ -120,4 +137,10 @@ def format_summary(s):
         if ours:
             lines.append("    tailq   p50/p90/p99: " + " / ".join(
                 _ms(ours[k]) for k in ("50.00", "90.00", "99.00") if k in ours))
+        es = p.get("tailq_early_stopping")
+        if es:
+            est = f", p{es['percentile'] * 100:g} estimate {_ms(es['estimate_ns'])}" \
+                if es["estimate_ns"] is not None else ""
+            lines.append(f"    tailq early stopping (LoadGen's rule): "
+                         f"{'met' if es['met'] else 'not met'}{est} — {es['message']}")
     return "\n".join(lines)

@@ -7,6 +7,7 @@ Every stochastic function takes ``rng`` (int seed or ``numpy.random.Generator``)
 from ._analysis import (Analysis, ConvergenceStep, ConvergenceTracker, ThresholdResult, analyze,
                         check_options, histogram_dict, mean_standard_error, predict_tq)
 from ._drift import DriftCheck, drift_check
+from ._early_stopping import EarlyStopping, early_stopping, min_passing
 from ._jsd import (DEFAULT_BIN_WIDTH, histogram, jsd, jsd_from_probs, noise_floor, rjsd,
                    rjsd_public_code)
 from ._mlperf import mlperf_query_count
@@ -20,7 +21,7 @@ from ._thresholds import (Threshold, ThresholdError, parse_threshold, parse_thre
                           resolve_thresholds)
 
 __all__ = [
-    "Analysis", "ConvergenceStep", "ConvergenceTracker", "DEFAULT_BIN_WIDTH", "DriftCheck", "LOADGEN_CONVENTION",
+    "Analysis", "ConvergenceStep", "ConvergenceTracker", "DEFAULT_BIN_WIDTH", "DriftCheck", "EarlyStopping", "early_stopping", "min_passing", "LOADGEN_CONVENTION",
     "MODELS", "PACKAGE_CONVENTION", "PlainKDEModel", "PooledLatencyModel", "TQStats",
     "Threshold", "ThresholdError", "ThresholdResult", "analyze", "check_options",
     "mean_standard_error", "histogram_dict", "drift_check",

@@ -128,7 +128,17 @@ def _loadgen_view(run, matrix):
         pct = lg.get("effective_target_latency_percentile")
         table = lg.get("percentile_per_query_latency_ns") or lg.get("percentile_latency_ns") or {}
         key = f"{pct * 100:.2f}" if pct else None
+        sel = run["pass"] == t["pass"]
+        lat = (run.query_latencies(sel) if run.metadata.get("scenario") == "MultiStream"
+               else run["latency_ns"][sel & run.has_latency])
+        target = (t.get("effective_settings") or {}).get("target_latency_ns")
+        ours = None
+        if pct and lat.size and run.metadata.get("scenario") in ("SingleStream", "MultiStream") \
+                or (run.metadata.get("scenario") == "Server" and target and pct and lat.size):
+            ours = tailquality.early_stopping(lat, run.metadata["scenario"], pct,
+                                              target_latency_ns=target).as_dict()
         view.append({"pass": t["pass"], "validity": lg.get("result_validity"),
+                     "tailq_early_stopping": ours,
                      "early_stopping_met": lg.get("early_stopping_met"),
                      "early_stopping_result": (lg.get("early_stopping_result") or "").strip(),
                      "target_percentile": pct, "percentile_latency_ns": table.get(key),

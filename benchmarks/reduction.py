@@ -1,0 +1,106 @@
+"""Reduced-inference estimate against a full MLPerf-style run, in one go (spec §5–6).
+
+For each harness, SingleStream, thresholds p90/p95/p99: ``tailq estimate`` (rounds of real
+passes until rJSD ≤ τ, or at most a tenth of the full run's passes), then ``tailq full`` at
+p99 (MLPerf's 270,336 queries, organised in passes, plus a PerformanceOnly test for LoadGen's
+own verdict), then ``tailq compare``. Writes a table and figures to benchmarks/RESULTS.md.
+
+    python benchmarks/reduction.py [--harness digits-torch] [--harness docstrings-onnx]
+"""
+
+import argparse
+import math
+import os
+import shutil
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+from benchmarks._results import machine_line, table, write_section  # noqa: E402
+import harnesses  # noqa: E402
+from tailq_loadgen import report, tailquality, workflow  # noqa: E402
+
+THRESHOLDS = "p90,p95,p99"
+QUIET = dict(log=lambda *_: None)
+
+
+def one(name, tmp, perf_queries):
+    h = harnesses.get_harness(name)
+    n = h.dataset.get_item_count()
+    need = tailquality.mlperf_query_count(0.99)
+    full_passes = math.ceil(need / n)
+    budget = max(2, full_passes // 10)
+    est_dir, full_dir = os.path.join(tmp, f"{name}-est"), os.path.join(tmp, f"{name}-full")
+    t0 = time.monotonic()
+    est = workflow.estimate(h, scenario="SingleStream", out=est_dir, thresholds=THRESHOLDS,
+                            max_passes=budget, log=lambda line: print(f"  {name} {line}", flush=True))
+    t_est = time.monotonic() - t0
+    print(f"{name}: estimate {est.passes} passes, {est.stop_reason}, {t_est:.0f} s", flush=True)
+    t0 = time.monotonic()
+    perf = {"min_duration_ms": 0, "max_duration_ms": 0}
+    if perf_queries:
+        perf.update(min_query_count=perf_queries, max_query_count=perf_queries)
+    workflow.full_run(harnesses.get_harness(name), scenario="SingleStream", out=full_dir,
+                      percentile=99.0, thresholds=THRESHOLDS, overrides=perf, **QUIET)
+    t_full = time.monotonic() - t0
+    print(f"{name}: full {full_passes} passes, {t_full:.0f} s", flush=True)
+    doc = workflow.compare_runs(est_dir, full_dir)
+    workflow.write_compare(doc, os.path.join(est_dir, "compare.json"))
+    print(workflow.format_compare(doc), flush=True)
+    sections = [workflow.report_data(est_dir)]
+    _, pngs = report.write_report(sections, os.path.join(tmp, f"{name}.html"))
+    for p in pngs:
+        if p.endswith(("predicted_vs_observed.png", "convergence.png", "tq_band.png")):
+            shutil.copy(p, os.path.join(HERE, f"reduction-{name}-{p.rsplit('-', 1)[-1]}"))
+    return est, doc, t_est, t_full, perf_queries
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--harness", action="append", default=None)
+    ap.add_argument("--perf-queries", type=int, default=None,
+                    help="queries of the full run's PerformanceOnly test (default: MLPerf's count)")
+    args = ap.parse_args()
+    names = args.harness or ["digits-torch", "docstrings-onnx"]
+    rows, notes = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in names:
+            est, doc, t_est, t_full, pq = one(name, tmp, args.perf_queries)
+            for r in doc["thresholds"]:
+                dmean = r["mean_diff"] * 100
+                se = r["predicted_mean_se"] * 100
+                mean_ok = abs(dmean) <= 0.5 or abs(dmean) <= 2 * se
+                rows.append((name, r["label"], f"{r['theta_ns'] / 1e6:.3f}",
+                             f"{r['inferences_estimate']:,}", f"{r['inferences_full']:,}",
+                             f"{r['ratio']:.1f}× {'✓' if r['ratio'] >= 10 else '✗'}",
+                             f"{r['jsd']:.4f}", f"{r['noise_floor_p95']:.4f}",
+                             f"{r['match']} {'✓' if r['match'] != 'no' else '✗'}",
+                             f"{dmean:+.3f} {'✓' if mean_ok else '✗'}", f"{se:.3f}",
+                             "yes" if r["worst_inside"] else "NO"))
+            lg = doc["loadgen"]["performance_tests"]
+            lg_text = (f"LoadGen's performance test: {lg[0]['validity']}, early stopping "
+                       f"{'met' if lg[0]['early_stopping_met'] else 'not met'}, p99 "
+                       f"{(lg[0]['percentile_latency_ns'] or 0) / 1e6:.3f} ms over "
+                       f"{lg[0]['query_count']:,} queries (min duration set to 0)") if lg else ""
+            notes.append(f"- **{name}**: estimate {est.passes} passes in {t_est:.0f} s — "
+                         f"{est.stop_reason}; full run {doc['passes']['full']} passes in "
+                         f"{t_full:.0f} s. {lg_text}.")
+    body = (f"Machine: {machine_line()}. SingleStream, one intra-op thread. The estimate may use "
+            "at most a tenth of the full run's passes. Match: JSD (base 2, 0.1-pp bins) ≤ τ = 0.05, "
+            "or within the noise floor (p95 of the JSD between the prediction and as many draws "
+            "from itself as the full run has passes). Δmean = observed − predicted mean tail "
+            "quality; target |Δmean| ≤ 0.5 pp or ≤ 2 × the estimate's own standard error.\n\n"
+            + table(("harness", "θ", "θ (ms)", "inferences (estimate)", "inferences (full)",
+                     "ratio ≥ 10×", "JSD", "noise floor p95", "match", "Δmean (pp)",
+                     "estimate's SE (pp)", "observed worst inside"), rows)
+            + "\n\n" + "\n".join(notes) + "\n\n"
+            + "\n".join(f"![{n} predicted vs observed](reduction-{n}-predicted_vs_observed.png)"
+                        for n in names))
+    write_section("Reduced estimate vs full run (benchmarks/reduction.py)", body)
+    print("written to benchmarks/RESULTS.md")
+
+
+if __name__ == "__main__":
+    main()
