@@ -32,6 +32,8 @@ class Harness:
     threads: dict = None
     params: dict = dataclasses.field(default_factory=dict)
     source: dict = None  # set by get_harness: the name and arguments it was built from
+    output_dtype: str = None   # NumPy dtype of one sample's output (for importing raw logs)
+    output_shape: tuple = None
 
     def __post_init__(self):
         if self.model is None:
@@ -47,5 +49,7 @@ class Harness:
         return {"name": self.name, "task": self.task, "runtime": self.runtime,
                 "model": self.model, "metric": self.metric, "seed": self.seed,
                 "threads": self.threads, "params": dict(self.params), "source": self.source,
+                "output": {"dtype": self.output_dtype,
+                           "shape": None if self.output_shape is None else list(self.output_shape)},
                 "dataset": type(self.dataset).__name__,
                 "dataset_size": int(self.dataset.get_item_count())}

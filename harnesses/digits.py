@@ -135,7 +135,7 @@ def make_harness(runtime, backend, dataset, threads):
                    runtime=runtime, backend=backend, dataset=dataset, metric="accuracy",
                    model="digits-cnn", postprocess=lambda outputs: np.asarray(outputs).argmax(-1),
                    metric_factory=accuracy_metric(dataset), seed=TRAIN["seed"], threads=threads,
-                   params={"train": TRAIN})
+                   params={"train": TRAIN}, output_dtype="<f4", output_shape=(10,))
 
 
 def _torch_module(weights):

@@ -265,7 +265,7 @@ def _harness(runtime, backend, samples):
                    model="minilm-l6-v2", postprocess=None, metric_factory=metric,
                    threads=backend.threads(),
                    params={"samples": samples, "python": sys.version.split()[0],
-                           "max_tokens": MAX_TOKENS})
+                           "max_tokens": MAX_TOKENS}, output_dtype="<f4", output_shape=(384,))
 
 
 def make_torch(samples=None, intra_threads=1, inter_threads=1):

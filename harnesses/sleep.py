@@ -96,4 +96,4 @@ def make_harness(samples=256, seed=0, accuracy=0.9, base_ms=0.5, per_unit_ms=0.0
                    postprocess=lambda outputs: np.asarray(outputs).reshape(-1), seed=seed,
                    metric_factory=lambda outputs: Accuracy(np.asarray(outputs).reshape(-1),
                                                            dataset.labels),
-                   threads={"python_threads": 1}, params=params)
+                   threads={"python_threads": 1}, params=params, output_dtype="<i8", output_shape=(),)

@@ -3,6 +3,7 @@
 Both are streamed line by line: the trace is not strict JSON and can be gigabytes long.
 """
 
+import array
 import json
 import re
 
@@ -25,14 +26,16 @@ def read_trace_samples(path):
     ``complete_ns`` is LoadGen's latency of the sample (completion minus scheduled time);
     ``issue_start_ns`` is how late LoadGen issued it after its scheduled time.
     """
-    cols = [[] for _ in TRACE_FIELDS]
+    cols = [array.array("q") for _ in TRACE_FIELDS]  # 8 bytes per value: bounded memory
     try:
         f = open(path, "rb")
     except OSError as exc:
         raise UserError(f"{path}: cannot read LoadGen's trace ({exc.strerror}); "
                         "was the run made with the trace enabled?") from None
     with f:
+        empty = True
         for lineno, line in enumerate(f, 1):
+            empty = False
             if b'"Sample"' not in line or b'"ph":"b"' not in line:
                 continue
             m = _SAMPLE_RE.search(line)
@@ -42,14 +45,21 @@ def read_trace_samples(path):
                 values = _sample_from_json(line, path, lineno)
             for col, v in zip(cols, values):
                 col.append(int(v))
-    return {name: np.asarray(col, dtype=np.int64) for name, col in zip(TRACE_FIELDS, cols)}
+    if empty:
+        raise UserError(f"{path}: LoadGen's trace is empty; was the run made with the trace "
+                        "enabled (LogSettings.enable_trace)?")
+    return {name: np.frombuffer(col, dtype=np.int64) if len(col) else np.zeros(0, np.int64)
+            for name, col in zip(TRACE_FIELDS, cols)}
 
 
 def _sample_from_json(line, path, lineno):
     try:
         args = json.loads(line.rstrip().rstrip(b","))["args"]
-        return tuple(int(args[k]) for k in TRACE_FIELDS)
-    except (ValueError, KeyError, TypeError):
+        values = tuple(int(args[k]) for k in TRACE_FIELDS)
+        if any(not (-2**63 <= v < 2**63) for v in values):
+            raise ValueError("out of range")
+        return values
+    except (ValueError, KeyError, TypeError, OverflowError):
         raise UserError(f"{path}:{lineno}: unreadable Sample event in LoadGen's trace; "
                         "the file is corrupted: re-run the capture") from None
 
@@ -112,3 +122,42 @@ def loadgen_result(detail):
 
 def effective_settings(detail):
     return {k[len("effective_"):]: v for k, v in detail.items() if k.startswith("effective_")}
+
+
+_ACC_RE = re.compile(rb'"seq_id"\s*:\s*(\d+)\s*,\s*"qsl_idx"\s*:\s*(\d+)\s*,\s*"data"\s*:\s*"([0-9A-Fa-f]*)"')
+
+
+def iter_accuracy_log(path):
+    """``(seq_id, qsl_idx, bytes)`` per entry of ``mlperf_log_accuracy.json``, streamed.
+
+    A line that is neither an entry nor JSON punctuation is an error naming the line; an
+    odd-length or non-hex payload too.
+    """
+    try:
+        f = open(path, "rb")
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read LoadGen's accuracy log ({exc.strerror})") from None
+    with f:
+        seen_any = False
+        for lineno, line in enumerate(f, 1):
+            seen_any = True
+            stripped = line.strip()
+            if stripped in (b"", b"[", b"]", b"],", b"[]"):
+                continue
+            m = _ACC_RE.search(stripped)
+            if m is None or len(m.group(3)) % 2:
+                raise UserError(f"{path}:{lineno}: not an accuracy-log entry; the file is "
+                                "corrupted or truncated: re-run LoadGen or drop this directory")
+            yield int(m.group(1)), int(m.group(2)), bytes.fromhex(m.group(3).decode())
+        if not seen_any:
+            raise UserError(f"{path}: the accuracy log is empty")
+
+
+REQUIRED_DETAIL_KEYS = ("effective_scenario", "effective_test_mode", "qsl_reported_total_count")
+
+
+def require_keys(detail, path):
+    missing = [k for k in REQUIRED_DETAIL_KEYS if k not in detail]
+    if missing:
+        raise UserError(f"{path}: missing {', '.join(missing)}; not a complete LoadGen detail "
+                        "log (was the run cut off?)")

@@ -14,6 +14,9 @@ from ._join import segment_files
 from ._rundir import RECORDS, SAMPLES, read_metadata
 from ._schema import COLUMN_NAMES, SCHEMA, SAMPLES_SCHEMA
 
+# integer columns that may be null: read back as -1 there (``has_latency`` tells for latency)
+_NULLABLE_INTS = ("latency_ns", "issue_delay_ns", "wrapper_issue_ns", "wrapper_complete_ns",
+                  "compute_ns", "batch_size")
 _PASS_FILE = re.compile(r"pass-(\d+)\.parquet$")
 _PASS_PARTIAL = re.compile(r"pass-(\d+)\.partial$")
 
@@ -57,7 +60,7 @@ class Run:
             if name not in COLUMN_NAMES:
                 raise KeyError(f"no column {name!r}; columns: {', '.join(COLUMN_NAMES)}")
             col = self._table.column(name)
-            if name in ("latency_ns", "issue_delay_ns"):
+            if name in _NULLABLE_INTS:
                 arr = col.fill_null(-1).to_numpy()
             elif pa.types.is_string(col.type) or pa.types.is_binary(col.type):
                 arr = np.asarray(col.to_pylist(), dtype=object)

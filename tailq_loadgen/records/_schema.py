@@ -3,7 +3,8 @@
 Format history (``schema_version`` in ``metadata.json``):
 
 * 1 — first version (tailq 0.1.0). Columns as in ``COLUMNS`` below; outputs are the raw bytes
-  handed to LoadGen (``metadata["output"]["dtype"]`` gives their NumPy dtype).
+  handed to LoadGen (``metadata["output"]["dtype"]`` gives their NumPy dtype). The wrapper's
+  columns are null in runs imported from another harness's LoadGen logs.
 
 A reader refuses a directory whose schema version is newer than ``SCHEMA_VERSION`` and
 migrates older ones step by step (there are none yet). ``docs/record-format.md`` documents
@@ -25,10 +26,10 @@ COLUMNS = (
      "LoadGen's latency (trace complete_ns), or the wrapper's when the run has no trace; "
      "null while a pass was not finalised"),
     ("issue_delay_ns", pa.int64(), True, "LoadGen's scheduled-to-issued delay (trace issue_start_ns)"),
-    ("wrapper_issue_ns", pa.int64(), False, "CLOCK_REALTIME when the issue callback was entered"),
-    ("wrapper_complete_ns", pa.int64(), False, "CLOCK_REALTIME just before QuerySamplesComplete"),
-    ("compute_ns", pa.int64(), False, "backend.predict time of the batch holding the sample"),
-    ("batch_size", pa.int32(), False, "samples in that predict call"),
+    ("wrapper_issue_ns", pa.int64(), True, "CLOCK_REALTIME when the issue callback was entered"),
+    ("wrapper_complete_ns", pa.int64(), True, "CLOCK_REALTIME just before QuerySamplesComplete"),
+    ("compute_ns", pa.int64(), True, "backend.predict time of the batch holding the sample"),
+    ("batch_size", pa.int32(), True, "samples in that predict call"),
     ("status", pa.string(), False, "ok | error | timeout | cancelled"),
     ("error", pa.string(), True, "one-line message when status is not ok"),
     ("output", pa.binary(), False, "raw output bytes exactly as handed to LoadGen"),

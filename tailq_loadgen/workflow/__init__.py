@@ -4,10 +4,11 @@ from ._analyze import analyze_run, format_analysis
 from ._compare import compare_runs, failed_conditions, format_compare, parse_conditions, write_compare
 from ._estimate import EstimateResult, estimate
 from ._full import FullResult, full_run
+from ._import import import_run, read_correctness
 from ._report import report_data
 from ._inputs import PassMatrix, pass_matrix
 from ._metric import run_quality, summarize
 
 __all__ = ["EstimateResult", "FullResult", "compare_runs", "estimate", "failed_conditions",
-           "format_compare", "full_run", "report_data", "parse_conditions", "write_compare",
+           "format_compare", "full_run", "import_run", "read_correctness", "report_data", "parse_conditions", "write_compare",
            "PassMatrix", "analyze_run", "format_analysis", "pass_matrix", "run_quality", "summarize"]
