@@ -8,17 +8,17 @@ import pytest
 from conftest import run_tailq
 
 SLEEP = ["--harness", "sleep", "--harness-arg", "samples=100", "--scenario", "SingleStream"]
-THR = ["--thresholds", "p90,p99,1.2ms"]
+THR = ["--thresholds", "p90,p95,p99"]
 
 
 @pytest.fixture(scope="module")
 def pair(tmp_path_factory):
     base = tmp_path_factory.mktemp("e2e")
     est, full = base / "est", base / "full"
-    p = run_tailq("estimate", *SLEEP, *THR, "--max-passes", "12", "--out", str(est), timeout=600)
+    p = run_tailq("estimate", *SLEEP, *THR, "--max-passes", "15", "--out", str(est), timeout=600)
     assert p.returncode == 0, p.stderr
     assert "real inferences" in p.stdout and ("converged" in p.stdout)
-    p = run_tailq("full", *SLEEP, *THR, "--passes", "120", "--max-queries", "600", "--time", "0.5",
+    p = run_tailq("full", *SLEEP, *THR, "--passes", "200", "--max-queries", "600", "--time", "0.5",
                   "--out", str(full), timeout=600)
     assert p.returncode == 0, p.stderr
     return base, est, full
@@ -36,7 +36,8 @@ def test_estimate_full_compare_report(pair):
         assert row["ratio"] >= 10
     assert doc["loadgen"]["performance_tests"][0]["query_count"] > 0
     est_doc = json.loads((est / "analysis.json").read_text())
-    assert est_doc["workflow"]["kind"] == "estimate" and est_doc["workflow"]["real_inferences"] == 1200
+    assert est_doc["workflow"]["kind"] == "estimate"
+    assert est_doc["workflow"]["real_inferences"] == 100 * est_doc["workflow"]["passes"]
     full_doc = json.loads((full / "analysis.json").read_text())
     assert full_doc["workflow"]["mlperf_query_count"] == 270336
     html = base / "report" / "r.html"

@@ -5,7 +5,6 @@ import time
 
 from .. import records, tailquality
 from .._errors import UserError
-from ..capture import CaptureSession
 from ._analyze import analyze_run, parse_thresholds_arg
 from ._inputs import pass_matrix
 from ._metric import metrics_for_run
@@ -46,6 +45,8 @@ def estimate(harness, *, scenario, out, thresholds="p90,p95,p99", tau=0.05, wind
     t0 = time.monotonic()
     tracker = None
     reason = None
+    from ..capture import CaptureSession  # LoadGen is loaded only when capturing
+
     with CaptureSession(harness, scenario=scenario, out=out, first_mode="AccuracyOnly",
                         user_conf=user_conf, experiment=experiment, overrides=overrides,
                         overwrite=overwrite, log=lambda *_: None) as session:

@@ -5,7 +5,6 @@ import math
 
 from .. import tailquality
 from .._errors import UserError
-from ..capture import CaptureSession
 from ._analyze import analyze_run
 
 
@@ -38,6 +37,8 @@ def full_run(harness, *, scenario, out, percentile=99.0, passes=None, performanc
         raise UserError(f"--passes {passes}: a reference needs at least 2 passes")
     log(f"full run: MLPerf needs {need:,} queries at p{percentile:g}; {passes} passes of {n} "
         f"samples = {passes * n:,} inferences")
+    from ..capture import CaptureSession  # LoadGen is loaded only when capturing
+
     with CaptureSession(harness, scenario=scenario, out=out, first_mode="AccuracyOnly",
                         user_conf=user_conf, experiment=experiment, overrides=overrides,
                         overwrite=overwrite, log=log) as session:
