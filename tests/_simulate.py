@@ -10,7 +10,7 @@ import numpy as np
 
 class TrueModel:
     def __init__(self, n=2000, seed=0, base_ns=5e5, slope=0.1, sigma0=0.08, sigma1=0.008,
-                 shift_sd=0.03, accuracy=0.92, skew=False):
+                 shift_sd=0.03, accuracy=0.92, skew=False, spike_rate=0.0, spike_factor=3.0):
         rng = np.random.default_rng(seed)
         self.n = n
         self.sizes = rng.integers(1, 17, n).astype(np.float64)
@@ -18,6 +18,7 @@ class TrueModel:
         self.sigma = sigma0 + sigma1 * self.sizes
         self.shift_sd = shift_sd
         self.skew = skew
+        self.spike_rate, self.spike_factor = spike_rate, spike_factor
         labels = np.arange(n) % 10
         self.labels = labels
         self.predictions = np.where(rng.random(n) < accuracy, labels, (labels + 1) % 10)
@@ -30,7 +31,10 @@ class TrueModel:
             eps = (rng.gumbel(size=(self.n, r)) - 0.5772156649) / (np.pi / np.sqrt(6))
         else:
             eps = rng.standard_normal((self.n, r))
-        return np.exp(self.mu[:, None] + shift[None, :] + self.sigma[:, None] * eps)
+        lat = np.exp(self.mu[:, None] + shift[None, :] + self.sigma[:, None] * eps)
+        if self.spike_rate:  # occasional stalls, as real systems show
+            lat *= np.where(rng.random(lat.shape) < self.spike_rate, self.spike_factor, 1.0)
+        return lat
 
     def exact_tq(self, thetas, passes=20000, rng=12345, chunk=1000):
         """The true tail-quality distribution at each θ by direct simulation: (T, passes)."""

@@ -11,7 +11,8 @@ def add_parser(sub):
                    help="comma-separated: percentiles of pooled latency (p99) or times (50ms)")
     p.add_argument("--mc", type=int, default=2000, help="synthetic passes (Monte Carlo)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--model", default="pooled", choices=("pooled", "plain-kde"))
+    p.add_argument("--model", default="pooled", choices=("pooled", "pooled-robust", "plain-kde"),
+                   help="per-sample latency model (docs/analysis.md)")
     p.add_argument("--no-run-level", action="store_true", help="turn off the per-pass shift")
     p.add_argument("--window", type=int, default=5)
     p.add_argument("--tau", type=float, default=0.05)

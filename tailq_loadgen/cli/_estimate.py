@@ -13,6 +13,8 @@ def add_parser(sub):
     p.add_argument("--round", type=int, default=1, help="real passes per round")
     p.add_argument("--max-passes", type=int, default=60)
     p.add_argument("--max-time", type=float, default=None, help="seconds")
+    p.add_argument("--model", default="pooled", choices=("pooled", "pooled-robust", "plain-kde"),
+                   help="per-sample latency model (docs/analysis.md)")
     p.set_defaults(func=main)
 
 
@@ -22,7 +24,8 @@ def main(args):
     result = workflow.estimate(
         harness, scenario=args.scenario, out=args.out, thresholds=args.thresholds, tau=args.tau,
         window=args.window, round_passes=args.round, max_passes=args.max_passes,
-        max_time_s=args.max_time, mc=args.mc, seed=args.seed, user_conf=args.user_conf,
+        max_time_s=args.max_time, mc=args.mc, seed=args.seed, model=args.model,
+        user_conf=args.user_conf,
         experiment=experiment, overrides=overrides, overwrite=args.overwrite)
     print(workflow.format_analysis(result.analysis))
     print(f"{result.stop_reason}; {result.passes} passes = {result.real_inferences:,} real "

@@ -183,7 +183,7 @@ class ConvergenceTracker:
         k = latency.shape[1]
         self.thetas = resolve_thresholds(self.thresholds, latency[ok & np.isfinite(latency)],
                                          self.percentile_rule)
-        kwargs = {"run_level": self.run_level} if self.model == "pooled" else {}
+        kwargs = {"run_level": self.run_level} if self.model.startswith("pooled") else {}
         self.fitted = MODELS[self.model](latency, ok, self.sizes, resolution=self.resolution,
                                          **kwargs)
         rng = np.random.default_rng(self.seed)

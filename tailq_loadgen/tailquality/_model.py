@@ -95,6 +95,8 @@ class PooledLatencyModel:
     n_obs: np.ndarray         # (N,) successful observations per sample
     run_level: bool
     shift_kind: str = "bootstrap"  # how synthetic shifts are drawn: "bootstrap" or "normal"
+    pool_var: np.ndarray = None    # (G,) variance of each group's residual pool (1 if None)
+    robust: bool = False           # location/scale by median polish and MAD
 
     @property
     def n_samples(self):
@@ -111,6 +113,9 @@ class PooledLatencyModel:
     def describe(self):
         return {
             "model": "pooled log-latency location-scale with shared KDE shape",
+            "location_scale": ("robust: median polish and 1.4826·MAD (spikes stay in the pooled "
+                               "shape instead of inflating every scale)" if self.robust
+                               else "moments: means and standard deviations"),
             "space": "log",
             "pooled": ("standardised within-sample residual shape and a shrinkage target for "
                        f"the scale, over {len(self.pool_size)} size group(s)"),
@@ -139,7 +144,8 @@ class PooledLatencyModel:
         u = rng.random((n, n_passes))
         idx = self.pool_start[g][:, None] + (u * self.pool_size[g][:, None]).astype(np.int64)
         h = self.bandwidth[g][:, None]
-        eps = (self.pool[idx] + h * rng.standard_normal((n, n_passes))) / np.sqrt(1.0 + h * h)
+        v = (np.ones(len(self.pool_size)) if self.pool_var is None else self.pool_var)[g][:, None]
+        eps = (self.pool[idx] + h * rng.standard_normal((n, n_passes))) / np.sqrt(1.0 + h * h / v)
         y = self.mu[:, None] + shift[None, :] + self.sigma[:, None] * eps
         lat = np.exp(y)
         failed = rng.random((n, n_passes)) < self.fail_prob[:, None]
@@ -179,29 +185,55 @@ def _two_way(y, obs, iterations=4):
     return mu, delta
 
 
+def _two_way_median(y, obs, iterations=6):
+    """Tukey's median polish: μ_i and δ_r (median-centred) with missing cells."""
+    yy = np.where(obs, y, np.nan)
+    delta = np.zeros(y.shape[1])
+    mu = np.full(y.shape[0], np.nan)
+    with np.errstate(all="ignore"):
+        import warnings
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows: samples never ok
+            for _ in range(iterations):
+                mu = np.nanmedian(yy - delta[None, :], axis=1)
+                delta = np.nan_to_num(np.nanmedian(yy - mu[:, None], axis=0))
+                delta -= np.median(delta)
+    return mu, delta
+
+
 def fit_pooled(latency, ok, sizes=None, *, run_level=True, resolution=1.0, max_groups=8,
-               min_per_group=50, shift_kind=None):
+               min_per_group=50, shift_kind=None, robust=False):
     """Fit :class:`PooledLatencyModel` to ``latency`` (N, R) where ``ok`` (N, R).
 
     ``resolution``: the timer's resolution in the unit of ``latency`` (1 for LoadGen's ns).
     ``shift_kind``: how synthetic run-level shifts are drawn; default "bootstrap" (a smoothed
     bootstrap of the observed shifts, rescaled to σ_δ) from 5 passes on, "normal" below.
+    ``robust``: locations by median polish and scales by MAD (model "pooled-robust"). Real
+    systems have latency spikes; moment estimates let a spike widen a sample's whole
+    distribution, while robust ones keep the bulk narrow and leave the spikes to the pooled
+    shape's tail. It is not the default: with few passes the MAD is a noisy, biased scale and
+    the calibration tests on well-behaved latencies fail with it.
     """
     latency = np.asarray(latency, dtype=np.float64)
     ok = np.asarray(ok, dtype=bool) & np.isfinite(latency)
     n, r = latency.shape
     obs = ok & (latency > 0)
     y = np.log(np.where(obs, np.maximum(latency, resolution), 1.0))
-    mu, delta = _two_way(y, obs)
+    mu, delta = (_two_way_median if robust else _two_way)(y, obs)
     k = obs.sum(axis=1)
     resid = np.where(obs, y - np.nan_to_num(mu)[:, None] - delta[None, :], 0.0)
     df = np.maximum(k - 1, 0).astype(np.float64)
-    s2 = np.divide((resid ** 2).sum(axis=1), df, out=np.full(n, np.nan), where=df > 0)
+    if robust:  # (1.4826·MAD)², scaled like a df-corrected variance of the residuals
+        mad = np.nanmedian(np.where(obs, np.abs(resid), np.nan), axis=1) if r else np.zeros(n)
+        s2 = np.where(df > 0, (1.4826 * np.nan_to_num(mad)) ** 2 * np.divide(k, np.maximum(df, 1)),
+                      np.nan)
+    else:
+        s2 = np.divide((resid ** 2).sum(axis=1), df, out=np.full(n, np.nan), where=df > 0)
 
     groups = size_groups(sizes, n, max_groups, min_per_group)
     n_groups = int(groups.max()) + 1
     sigma = np.empty(n)
-    pools, starts, sizes_out, bws, priors = [], [], [], [], []
+    pools, starts, sizes_out, bws, priors, pool_vars = [], [], [], [], [], []
     offset = 0
     for gi in range(n_groups):
         members = groups == gi
@@ -220,10 +252,14 @@ def fit_pooled(latency, ok, sizes=None, *, run_level=True, resolution=1.0, max_g
         scale = sigma * np.sqrt(np.divide(df, np.maximum(k, 1)))
         use = members[:, None] & obs & (df[:, None] > 0) & (scale[:, None] > 0)
         e = resid[use] / np.broadcast_to(scale[:, None], resid.shape)[use]
-        if e.size >= 2 and e.std() > 0:
+        if robust and e.size >= 2 and np.median(np.abs(e - np.median(e))) > 0:
+            e = e - np.median(e)
+            e = e / (1.4826 * np.median(np.abs(e)))  # unit robust scale: the bulk matches σ_i
+        elif e.size >= 2 and e.std() > 0:
             e = (e - e.mean()) / e.std()
         else:
             e = np.zeros(1)
+        pool_vars.append(float(e.var()) if e.size >= 2 and e.var() > 0 else 1.0)
         pools.append(e)
         starts.append(offset)
         sizes_out.append(e.size)
@@ -241,10 +277,11 @@ def fit_pooled(latency, ok, sizes=None, *, run_level=True, resolution=1.0, max_g
     sigma = np.where(k > 1, np.maximum(sigma, floor), sigma)
 
     if run_level and r >= 3:
-        # pass means carry per-sample noise (σ²/N on average): remove it; the same argument
-        # as for σ_i gives the ML factor (R−1)/R, since the shifts' mean is absorbed in μ_i
+        # pass shifts carry per-sample noise (σ²/N on average for a mean, π/2 times that for
+        # a median): remove it; the same argument as for σ_i gives the ML factor (R−1)/R,
+        # since the shifts' mean is absorbed in μ_i
         noise = np.nanmean(sigma[k > 0] ** 2 * k[k > 0] / np.maximum(k[k > 0] - 1, 1)) \
-            / max(int((k > 0).sum()), 1)
+            / max(int((k > 0).sum()), 1) * (np.pi / 2 if robust else 1.0)
         shift_sd = float(np.sqrt(max(np.var(delta, ddof=1) - noise, 0.0) * (r - 1) / r))
     else:
         shift_sd = 0.0
@@ -257,7 +294,8 @@ def fit_pooled(latency, ok, sizes=None, *, run_level=True, resolution=1.0, max_g
         bandwidth=np.asarray(bws), prior_df=np.asarray(priors, dtype=np.float64),
         pass_shift=delta, pass_shift_sd=shift_sd, fail_prob=fail, n_obs=k,
         run_level=bool(run_level and r >= 3),
-        shift_kind=shift_kind or ("bootstrap" if r >= 5 else "normal"))
+        shift_kind=shift_kind or ("bootstrap" if r >= 5 else "normal"),
+        pool_var=np.asarray(pool_vars), robust=bool(robust))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -318,4 +356,8 @@ def fit_plain_kde(latency, ok, sizes=None, *, resolution=1.0, **_):
                          fail_prob=1.0 - k / max(r, 1))
 
 
-MODELS = {"pooled": fit_pooled, "plain-kde": fit_plain_kde}
+def fit_pooled_robust(latency, ok, sizes=None, **kwargs):
+    return fit_pooled(latency, ok, sizes, robust=True, **kwargs)
+
+
+MODELS = {"pooled": fit_pooled, "pooled-robust": fit_pooled_robust, "plain-kde": fit_plain_kde}

@@ -72,8 +72,9 @@ def compare_runs(est_dir, full_dir, *, force=False, thresholds=None, mc=None, se
     est_thetas = tailquality.resolve_thresholds(parsed, m_est.latency[m_est.ok], rule)
     _, synth, _ = metrics_for_run(est, m_est)
     full_metric, _, _ = metrics_for_run(full, m_full)
-    model = tailquality.fit_pooled(m_est.latency, m_est.ok, m_est.sizes,
-                                   run_level=est_inputs.get("run_level", True))
+    model_name = est_inputs.get("model", "pooled")
+    options = {"run_level": est_inputs.get("run_level", True)} if model_name.startswith("pooled") else {}
+    model = tailquality.MODELS[model_name](m_est.latency, m_est.ok, m_est.sizes, **options)
     rng = np.random.default_rng(seed)  # the same stream as the estimate's own prediction
     predicted = tailquality.predict_tq(model, synth, thetas, mc, rng)
     mean_se = tailquality.mean_standard_error(model, synth, thetas, min(mc, 1000),
