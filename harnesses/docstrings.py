@@ -29,6 +29,7 @@ from tailq_loadgen.metrics import RecallAtK
 
 from ._base import Harness
 from ._cache import atomic_write, cache_dir
+from .backends import OnnxBackend, TorchBackend
 
 MODULES = ("argparse", "ast", "asyncio", "base64", "bisect", "calendar", "collections",
            "configparser", "contextlib", "copy", "csv", "dataclasses", "datetime", "decimal",
@@ -136,50 +137,33 @@ def _mean_pool_normalise(hidden, mask):
     return (emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)).astype(np.float32)
 
 
-class MiniLMTorchBackend:
+class MiniLMTorchBackend(TorchBackend):
+    """MiniLM in PyTorch: the transformer, then mean pooling and normalisation."""
+
     def __init__(self, intra_threads=1, inter_threads=1):
-        self.intra, self.inter = intra_threads, inter_threads
-
-    def name(self):
-        return "pytorch"
-
-    def version(self):
-        import torch
-
-        return torch.__version__
-
-    def threads(self):
-        return {"intra_op": self.intra, "inter_op": self.inter}
-
-    def load(self):
-        import torch
-        from transformers import AutoModel
-
-        torch.set_num_threads(self.intra)
-        try:
-            torch.set_num_interop_threads(self.inter)
-        except RuntimeError:
-            pass
-        self._torch = torch
-        self.model = AutoModel.from_pretrained(_model_dir()).eval()
-        return self
+        super().__init__(lambda: _automodel().eval(), intra_threads, inter_threads)
 
     def predict(self, batch):
         torch = self._torch
         with torch.inference_mode():
-            out = self.model(input_ids=torch.from_numpy(batch["input_ids"]),
-                             attention_mask=torch.from_numpy(batch["attention_mask"]))
+            out = self.module(input_ids=torch.from_numpy(batch["input_ids"]),
+                              attention_mask=torch.from_numpy(batch["attention_mask"]))
             return _mean_pool_normalise(out.last_hidden_state.numpy(), batch["attention_mask"])
+
+
+def _automodel():
+    from transformers import AutoModel
+
+    return AutoModel.from_pretrained(_model_dir())
 
 
 def onnx_model_path(cache=None):
     """Export MiniLM to ONNX once (cached) with dynamic batch and sequence axes."""
     import torch
-    from transformers import AutoModel
 
     path = os.path.join(cache_dir(cache), "minilm-l6-v2.onnx")
     if not os.path.exists(path):
-        bert = AutoModel.from_pretrained(_model_dir()).eval()
+        bert = _automodel().eval()
 
         class Encoder(torch.nn.Module):  # plain positional inputs and one tensor out, for tracing
             def __init__(self):
@@ -200,30 +184,11 @@ def onnx_model_path(cache=None):
     return path
 
 
-class MiniLMOnnxBackend:
+class MiniLMOnnxBackend(OnnxBackend):
+    """MiniLM exported to ONNX: both inputs fed, then the same pooling as PyTorch."""
+
     def __init__(self, model_path, intra_threads=1, inter_threads=1):
-        self.model_path = model_path
-        self.intra, self.inter = intra_threads, inter_threads
-
-    def name(self):
-        return "onnxruntime"
-
-    def version(self):
-        import onnxruntime
-
-        return onnxruntime.__version__
-
-    def threads(self):
-        return {"intra_op": self.intra, "inter_op": self.inter}
-
-    def load(self):
-        import onnxruntime as ort
-
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = self.intra
-        opts.inter_op_num_threads = self.inter
-        self.session = ort.InferenceSession(self.model_path, opts, providers=["CPUExecutionProvider"])
-        return self
+        super().__init__(lambda: model_path, intra_threads, inter_threads)
 
     def predict(self, batch):
         hidden = self.session.run(None, {"input_ids": batch["input_ids"],
@@ -254,7 +219,7 @@ def _harness(runtime, backend, samples):
 
     def metric(outputs):
         if "index" not in state:  # built on first use: analysis needs it, capture does not
-            if backend.__dict__.get("model") is None and getattr(backend, "session", None) is None:
+            if getattr(backend, "module", None) is None and getattr(backend, "session", None) is None:
                 backend.load()
             state["index"] = SummaryIndex(dataset, backend)
         ranked = state["index"].rank(np.asarray(outputs).reshape(dataset.get_item_count(), -1))
