@@ -123,7 +123,7 @@ def throughput(repeats, quick):
     with tempfile.TemporaryDirectory() as tmp:
         for scenario in ("SingleStream", "Server", "Offline"):
             queries = {"SingleStream": 50000 if quick else 200000, "Server": 20000 if quick else 100000,
-                       "Offline": 200000 if quick else 1000000}[scenario]
+                       "Offline": 200000 if quick else 2000000}[scenario]
             over = settings_for(scenario, queries)
             got = {"bare": [], "plugin, trace off": [], "plugin, trace on": []}
             for r in range(repeats):
@@ -196,7 +196,7 @@ def memory(quick):
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true", help="smaller runs (a minute)")
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=5)
     args = ap.parse_args()
     rows, per_query = throughput(args.repeats, args.quick)
     mem_rows, sizes = memory(args.quick)
