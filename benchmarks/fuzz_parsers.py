@@ -2,8 +2,8 @@
 
 Each case mutates one file of the golden external fixture (delete, duplicate, swap,
 truncate, flip a byte, insert garbage, blank a line — 1 to 8 operations) and imports it.
-Every case must end in a successful, consistent import or a one-line UserError; anything
-else is a crash. Writes the figure to benchmarks/RESULTS.md.
+Every case must end in a successful, consistent import (which ``tailq show`` and ``tailq
+check`` then read without failing) or a one-line UserError; anything else is a crash. Writes the figure to benchmarks/RESULTS.md.
 
     python benchmarks/fuzz_parsers.py [--cases 20000] [--seed 0]
 """
@@ -21,8 +21,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests"))
 from benchmarks._results import machine_line, table, write_section  # noqa: E402
-from tailq_loadgen import UserError, load_run, workflow  # noqa: E402
-from test_import import FIXTURE, MUTATIONS, ORIGINAL, _mutate  # noqa: E402
+from tailq_loadgen import UserError, workflow  # noqa: E402
+from test_import import FIXTURE, MUTATIONS, ORIGINAL, _mutate, use_imported  # noqa: E402
 
 
 def main():
@@ -48,7 +48,7 @@ def main():
             try:
                 workflow.import_run([src], out, correctness=os.path.join(FIXTURE, "correctness.csv"),
                                     overwrite=True)
-                load_run(out)
+                use_imported(out)  # read back, show and check
                 kind = "imported"
             except UserError as exc:
                 kind = "user error" if "\n" not in str(exc) else "crash"
@@ -67,8 +67,8 @@ def main():
             for name, v in sorted(per_file.items())]
     rows.append(("all", args.cases, outcomes["imported"], outcomes["user error"], outcomes["crash"]))
     body = (f"Machine: {machine_line()}. {args.cases:,} mangled imports (seed {args.seed}) of the "
-            "golden external fixture, {:.0f} s. A case passes when it imports into a readable "
-            "run or stops with a one-line UserError.\n\n".format(secs)
+            "golden external fixture, {:.0f} s. A case passes when it imports into a run that "
+            "reads back and that `show` and `check` summarise, or stops with a one-line UserError.\n\n".format(secs)
             + table(("mangled file", "cases", "imported", "one-line error", "crashed"), rows))
     write_section("Parser fuzzing (benchmarks/fuzz_parsers.py)", body)
     print("written to benchmarks/RESULTS.md")

@@ -3,13 +3,14 @@
 import json
 import os
 import random
+import re
 import shutil
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from tailq_loadgen import UserError, load_run, workflow
+from tailq_loadgen import UserError, load_run, report, workflow
 from tailq_loadgen.capture import run_capture
 
 import harnesses
@@ -106,6 +107,8 @@ def test_reordered_trace_lines_change_nothing(tmp_path):
     ("accuracy_disagrees_on_sample", "do not belong to the same run"),
     ("empty_trace", "empty"),
     ("missing_detail_key", "missing qsl_reported_total_count"),
+    ("null_detail_value", "qsl_reported_total_count=None is not what LoadGen writes"),
+    ("text_detail_value", "effective_scenario=7 is not what LoadGen writes"),
     ("correctness_missing_rows", "have no row"),
     ("correctness_bad_value", "must be 0 or 1"),
     ("correctness_bad_header", "header must name"),
@@ -135,6 +138,12 @@ def test_broken_files_give_one_clear_error(tmp_path, case, needle):
         open(trace, "w").close()
     elif case == "missing_detail_key":
         _edit(detail, lambda ls: [l for l in ls if b"qsl_reported_total_count" not in l])
+    elif case == "null_detail_value":  # found by benchmarks/fuzz_parsers.py
+        _edit(detail, lambda ls: [re.sub(rb'("key": "qsl_reported_total_count", "value": )\d+', rb"\1null", l)
+                                  for l in ls])
+    elif case == "text_detail_value":
+        _edit(detail, lambda ls: [re.sub(rb'("key": "effective_scenario", "value": )"\w+"', rb"\g<1>7", l)
+                                  for l in ls])
     elif case == "correctness_missing_rows":
         _edit(corr, lambda ls: ls[:-3])
     elif case == "correctness_bad_value":
@@ -219,5 +228,14 @@ def test_mangled_logs_never_crash(tmp_path_factory, target, ops, seed):
     except UserError as exc:
         assert "\n" not in str(exc)
         return
-    run = load_run(str(dst / "out"))  # a successful import is a readable, consistent run
-    assert len(run) >= 0 and not np.any(run["sample_index"] >= 48)
+    use_imported(str(dst / "out"))
+
+
+def use_imported(out):
+    """What a user does next with an imported run: read it, ``show`` it, ``check`` it.
+
+    A successful import must be a readable, consistent run that these never crash on."""
+    run = load_run(out)
+    assert not np.any(run["sample_index"] >= 48)
+    report.format_summary(workflow.summarize(out))
+    workflow.format_check(workflow.check_run(out))

@@ -157,7 +157,17 @@ REQUIRED_DETAIL_KEYS = ("effective_scenario", "effective_test_mode", "qsl_report
 
 
 def require_keys(detail, path):
+    """Check the keys an import cannot do without: present, and of the kind LoadGen writes."""
     missing = [k for k in REQUIRED_DETAIL_KEYS if k not in detail]
     if missing:
         raise UserError(f"{path}: missing {', '.join(missing)}; not a complete LoadGen detail "
                         "log (was the run cut off?)")
+    bad = [k for k in ("effective_scenario", "effective_test_mode")
+           if not isinstance(detail[k], str) or not detail[k].strip()]
+    count = detail["qsl_reported_total_count"]
+    if isinstance(count, bool) or not isinstance(count, int):
+        bad.append("qsl_reported_total_count")
+    if bad:
+        raise UserError(f"{path}: {', '.join(f'{k}={detail[k]!r}' for k in bad)} is not what "
+                        "LoadGen writes; the detail log is corrupted — re-run LoadGen or "
+                        "restore the file")

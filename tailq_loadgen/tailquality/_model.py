@@ -25,6 +25,7 @@ same variance-preserving bootstrap and reflected at zero. It borrows nothing.
 """
 
 import dataclasses
+import warnings
 
 import numpy as np
 from scipy import optimize, special
@@ -152,21 +153,18 @@ class PooledLatencyModel:
         lat[failed | ~np.isfinite(lat)] = np.inf
         return lat
 
-
-def _draw_shifts(model, n_passes, rng):
-    if model.shift_kind == "normal" or model.pass_shift_sd == 0:
-        return rng.standard_normal(n_passes) * model.pass_shift_sd
-    pool = model.pass_shift - model.pass_shift.mean()
-    s = pool.std()
-    if s == 0:
-        return np.zeros(n_passes)
-    h = silverman_bandwidth(pool)
-    base = pool[rng.integers(0, pool.size, n_passes)]
-    eps = (base + h * rng.standard_normal(n_passes)) / np.sqrt(1.0 + h * h / (s * s))
-    return eps * (model.pass_shift_sd / s)
-
-
-PooledLatencyModel._shifts = _draw_shifts
+    def _shifts(self, n_passes, rng):
+        """Synthetic run-level shifts δ_r with spread σ_δ (see ``shift_kind``)."""
+        if self.shift_kind == "normal" or self.pass_shift_sd == 0:
+            return rng.standard_normal(n_passes) * self.pass_shift_sd
+        pool = self.pass_shift - self.pass_shift.mean()
+        s = pool.std()
+        if s == 0:
+            return np.zeros(n_passes)
+        h = silverman_bandwidth(pool)
+        base = pool[rng.integers(0, pool.size, n_passes)]
+        eps = (base + h * rng.standard_normal(n_passes)) / np.sqrt(1.0 + h * h / (s * s))
+        return eps * (self.pass_shift_sd / s)
 
 
 def _two_way(y, obs, iterations=4):
@@ -191,7 +189,6 @@ def _two_way_median(y, obs, iterations=6):
     delta = np.zeros(y.shape[1])
     mu = np.full(y.shape[0], np.nan)
     with np.errstate(all="ignore"):
-        import warnings
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows: samples never ok
             for _ in range(iterations):

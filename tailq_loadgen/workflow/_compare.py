@@ -1,5 +1,6 @@
 """``tailq compare EST FULL``: the reduced estimate against the full reference, per threshold."""
 
+import os
 import re
 
 import numpy as np
@@ -198,7 +199,6 @@ def format_compare(doc):
 
 
 def write_compare(doc, path):
-    import os
     return records.write_result(os.path.dirname(path) or ".", os.path.basename(path),
                                 COMPARE_FORMAT, COMPARE_SCHEMA_VERSION,
                                 {k: v for k, v in doc.items() if k not in ("format", "schema_version")})

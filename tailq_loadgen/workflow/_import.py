@@ -59,7 +59,9 @@ def import_run(dirs, out, *, harness=None, correctness=None, overwrite=False):
         raise UserError("give at least one LoadGen output directory")
     first = records.read_detail_log(os.path.join(dirs[0], "mlperf_log_detail.txt")) \
         if os.path.isfile(os.path.join(dirs[0], "mlperf_log_detail.txt")) else {}
-    total = int(first.get("qsl_reported_total_count") or 0)
+    count = first.get("qsl_reported_total_count")
+    # anything but a positive count sends us to import_loadgen_dirs, which names the problem
+    total = count if isinstance(count, int) and not isinstance(count, bool) else 0
     scores = metric_name = None
     if correctness is not None:
         if total <= 0:
