@@ -9,6 +9,7 @@ own verdict), then ``tailq compare``. Writes a table and figures to benchmarks/R
 """
 
 import argparse
+import contextlib
 import math
 import os
 import shutil
@@ -66,10 +67,15 @@ def main():
     ap.add_argument("--full-passes", type=int, default=None,
                     help="a custom reference of this many passes instead of MLPerf's count "
                          "(said so in the results)")
+    ap.add_argument("--keep", metavar="DIR", default=None,
+                    help="write the run directories here and keep them (default: a temporary "
+                         "directory, removed at the end)")
     args = ap.parse_args()
     names = args.harness or ["digits-torch", "docstrings-onnx"]
     rows, notes = [], []
-    with tempfile.TemporaryDirectory() as tmp:
+    if args.keep:
+        os.makedirs(args.keep, exist_ok=True)
+    with (contextlib.nullcontext(args.keep) if args.keep else tempfile.TemporaryDirectory()) as tmp:
         for name in names:
             est, doc, t_est, t_full, pq = one(name, tmp, args.perf_queries, args.full_passes)
             for r in doc["thresholds"]:

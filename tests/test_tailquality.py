@@ -268,6 +268,38 @@ def test_robust_model_handles_latency_spikes():
     assert err["pooled-robust"] < err["pooled"] / 2, err
 
 
+def test_pass_shapes_follow_bursty_stalls():
+    # The stall rate varies from pass to pass (0–16%): tail quality spreads far more across
+    # passes than independent per-sample noise allows. The overdispersion test must see it,
+    # and drawing each synthetic pass's residuals from one real pass must recover the spread.
+    # Without pass shapes the only pass-level term is the shift, which turns the stall-rate
+    # variance into a whole-pass slow-down and overstates the spread (≈1.4×, measured).
+    tm = TrueModel(n=800, seed=11, shift_sd=0.0, sigma0=0.03, sigma1=0.002, spike_rate=0.08,
+                   spike_factor=3.0, bursty=True)
+    thetas = np.quantile(tm.passes(200, 99).ravel(), [0.8])
+    exact = tm.exact_tq(thetas, passes=4000)[0]
+    m = Accuracy(tm.predictions, tm.labels)
+    lat = tm.passes(30, 5)
+    ok = np.ones_like(lat, bool)
+    auto = tq.MODELS["pooled"](lat, ok, tm.sizes)
+    assert auto.pass_shape and auto.pass_shape_test["overdispersed"]
+    assert auto.describe()["pass_shape_test"]["levels"][0]["p_value"] < 1e-6
+    off = tq.MODELS["pooled"](lat, ok, tm.sizes, pass_shape=False)
+    sd_auto = tq.predict_tq(auto, m, thetas, 2000, 1)[0].std()
+    sd_off = tq.predict_tq(off, m, thetas, 2000, 1)[0].std()
+    assert 0.7 < sd_auto / exact.std() < 1.4, (sd_auto, exact.std())
+    assert abs(sd_auto / exact.std() - 1) < abs(sd_off / exact.std() - 1), (sd_auto, sd_off)
+    assert tq.jsd(tq.predict_tq(auto, m, thetas, 2000, 1)[0], exact) < \
+        tq.jsd(tq.predict_tq(off, m, thetas, 2000, 1)[0], exact)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_pass_shapes_stay_off_for_independent_noise(seed):
+    tm = TrueModel(n=800, seed=seed)
+    fit = tq.MODELS["pooled"](tm.passes(20, seed + 100), np.ones((800, 20), bool), tm.sizes)
+    assert not fit.pass_shape, fit.pass_shape_test
+
+
 # -- the whole analysis ----------------------------------------------------------------------
 def _small_case():
     tm = TrueModel(n=300, seed=4)
@@ -328,3 +360,20 @@ def test_drift_check():
     drifting = lat * np.exp(0.03 * np.arange(10))[None, :]
     d = tq.drift_check(drifting, np.ones_like(lat, bool))
     assert d.drifting and d.slope_per_pass == pytest.approx(0.03, abs=0.005)
+
+
+def test_drift_check_sees_the_tail_move_while_the_median_stays():
+    # 20 passes: the first half stalls 20% of its samples, the second half 2%; the
+    # median hardly moves, the share of slow samples does (what the digits harness showed).
+    rng = np.random.default_rng(3)
+    tm = TrueModel(n=600, seed=3, shift_sd=0.0, sigma0=0.03, sigma1=0.0)
+    lat = tm.passes(20, 4)
+    rate = np.r_[np.full(10, 0.2), np.full(10, 0.02)]
+    lat = lat * np.where(rng.random(lat.shape) < rate[None, :], 3.0, 1.0)
+    d = tq.drift_check(lat, np.ones_like(lat, bool))
+    assert d.drifting and "share of slow samples" in d.message, d.message
+    assert d.tail_mass_block_means[0] > d.tail_mass_block_means[-1] + 0.1
+    # the same stalls at a rate that varies from pass to pass but not over time: no drift
+    steady = tm.passes(20, 4) * np.where(rng.random(lat.shape) < rng.permutation(rate)[None, :],
+                                         3.0, 1.0)
+    assert not tq.drift_check(steady, np.ones_like(lat, bool)).drifting

@@ -28,7 +28,7 @@ import dataclasses
 import warnings
 
 import numpy as np
-from scipy import optimize, special
+from scipy import optimize, special, stats
 
 _SQRT12 = np.sqrt(12.0)
 
@@ -98,6 +98,9 @@ class PooledLatencyModel:
     shift_kind: str = "bootstrap"  # how synthetic shifts are drawn: "bootstrap" or "normal"
     pool_var: np.ndarray = None    # (G,) variance of each group's residual pool (1 if None)
     robust: bool = False           # location/scale by median polish and MAD
+    pass_resid: np.ndarray = None  # (N, R) standardised residuals of every pass (pass shapes)
+    pass_shape: bool = False       # draw each synthetic pass's residuals from one real pass
+    pass_shape_test: dict = None   # the overdispersion test that decided ``pass_shape``
 
     @property
     def n_samples(self):
@@ -130,6 +133,11 @@ class PooledLatencyModel:
                 "smoothed bootstrap of the observed pass shifts, rescaled to σ_δ (keeps a "
                 "bimodal or skewed run-level law)" if self.shift_kind == "bootstrap"
                 else "normal N(0, σ_δ²)")) if self.run_level else None,
+            "pass_shape": ("each synthetic pass takes the residuals of one real pass (shuffled "
+                           "over samples of a size group), with that pass's shift: the tail's "
+                           "mass varies from pass to pass more than chance explains"
+                           if self.pass_shape else "off: residuals drawn independently"),
+            "pass_shape_test": self.pass_shape_test,
             "pass_shift_sd_log": float(self.pass_shift_sd),
             "pass_shift_mean_se_log": self.shift_standard_error(),
             "negative_latencies": "impossible: draws are exp(log-latency)",
@@ -140,31 +148,51 @@ class PooledLatencyModel:
         """Synthetic latencies (N, n_passes); +inf marks a failed sample."""
         rng = _rng(rng)
         n = self.n_samples
-        shift = self._shifts(n_passes, rng) if self.run_level else np.zeros(n_passes)
+        source = rng.integers(0, self.n_passes, n_passes) if self.pass_shape else None
+        shift = self._shifts(n_passes, rng, source) if self.run_level else np.zeros(n_passes)
         g = self.group
         u = rng.random((n, n_passes))
         idx = self.pool_start[g][:, None] + (u * self.pool_size[g][:, None]).astype(np.int64)
+        base = self.pool[idx]
+        if source is not None:
+            base = self._pass_residuals(source, base, rng)
         h = self.bandwidth[g][:, None]
         v = (np.ones(len(self.pool_size)) if self.pool_var is None else self.pool_var)[g][:, None]
-        eps = (self.pool[idx] + h * rng.standard_normal((n, n_passes))) / np.sqrt(1.0 + h * h / v)
+        eps = (base + h * rng.standard_normal((n, n_passes))) / np.sqrt(1.0 + h * h / v)
         y = self.mu[:, None] + shift[None, :] + self.sigma[:, None] * eps
         lat = np.exp(y)
         failed = rng.random((n, n_passes)) < self.fail_prob[:, None]
         lat[failed | ~np.isfinite(lat)] = np.inf
         return lat
 
-    def _shifts(self, n_passes, rng):
-        """Synthetic run-level shifts δ_r with spread σ_δ (see ``shift_kind``)."""
-        if self.shift_kind == "normal" or self.pass_shift_sd == 0:
+    def _shifts(self, n_passes, rng, source=None):
+        """Synthetic run-level shifts δ_r with spread σ_δ (see ``shift_kind``).
+
+        ``source``: the real pass each synthetic pass copies its shape from; its shift then
+        comes from the same pass (a slow pass is often slow in both).
+        """
+        if (self.shift_kind == "normal" and source is None) or self.pass_shift_sd == 0:
             return rng.standard_normal(n_passes) * self.pass_shift_sd
         pool = self.pass_shift - self.pass_shift.mean()
         s = pool.std()
         if s == 0:
             return np.zeros(n_passes)
         h = silverman_bandwidth(pool)
-        base = pool[rng.integers(0, pool.size, n_passes)]
-        eps = (base + h * rng.standard_normal(n_passes)) / np.sqrt(1.0 + h * h / (s * s))
+        pick = rng.integers(0, pool.size, n_passes) if source is None else source
+        eps = (pool[pick] + h * rng.standard_normal(n_passes)) / np.sqrt(1.0 + h * h / (s * s))
         return eps * (self.pass_shift_sd / s)
+
+    def _pass_residuals(self, source, fallback, rng):
+        """(N, c) residuals: synthetic pass j gets real pass source[j]'s, shuffled within
+        each size group; a sample that failed in that pass borrows from ``fallback``."""
+        out = self.pass_resid[:, source]
+        for gi in range(len(self.pool_size)):
+            members = np.flatnonzero(self.group == gi)
+            if members.size < 2:
+                continue
+            order = np.argsort(rng.random((members.size, source.size)), axis=0)
+            out[members] = np.take_along_axis(out[members], order, axis=0)
+        return np.where(np.isfinite(out), out, fallback)
 
 
 def _two_way(y, obs, iterations=4):
@@ -199,7 +227,7 @@ def _two_way_median(y, obs, iterations=6):
 
 
 def fit_pooled(latency, ok, sizes=None, *, run_level=True, resolution=1.0, max_groups=8,
-               min_per_group=50, shift_kind=None, robust=False):
+               min_per_group=50, shift_kind=None, robust=False, pass_shape=None):
     """Fit :class:`PooledLatencyModel` to ``latency`` (N, R) where ``ok`` (N, R).
 
     ``resolution``: the timer's resolution in the unit of ``latency`` (1 for LoadGen's ns).
@@ -210,6 +238,9 @@ def fit_pooled(latency, ok, sizes=None, *, run_level=True, resolution=1.0, max_g
     distribution, while robust ones keep the bulk narrow and leave the spikes to the pooled
     shape's tail. It is not the default: with few passes the MAD is a noisy, biased scale and
     the calibration tests on well-behaved latencies fail with it.
+    ``pass_shape``: draw each synthetic pass's residuals from one real pass (see
+    :func:`pass_shape_test`); ``None`` (default) decides by that test, with the run-level
+    component on and ≥ 5 passes.
     """
     latency = np.asarray(latency, dtype=np.float64)
     ok = np.asarray(ok, dtype=bool) & np.isfinite(latency)
@@ -231,6 +262,7 @@ def fit_pooled(latency, ok, sizes=None, *, run_level=True, resolution=1.0, max_g
     n_groups = int(groups.max()) + 1
     sigma = np.empty(n)
     pools, starts, sizes_out, bws, priors, pool_vars = [], [], [], [], [], []
+    std_resid = np.full((n, r), np.nan)  # the pool's residuals, in place: pass shapes
     offset = 0
     for gi in range(n_groups):
         members = groups == gi
@@ -255,7 +287,11 @@ def fit_pooled(latency, ok, sizes=None, *, run_level=True, resolution=1.0, max_g
         elif e.size >= 2 and e.std() > 0:
             e = (e - e.mean()) / e.std()
         else:
+            e = None
+        if e is None:
             e = np.zeros(1)
+        else:
+            std_resid[use] = e
         pool_vars.append(float(e.var()) if e.size >= 2 and e.var() > 0 else 1.0)
         pools.append(e)
         starts.append(offset)
@@ -282,6 +318,10 @@ def fit_pooled(latency, ok, sizes=None, *, run_level=True, resolution=1.0, max_g
         shift_sd = float(np.sqrt(max(np.var(delta, ddof=1) - noise, 0.0) * (r - 1) / r))
     else:
         shift_sd = 0.0
+    test = pass_shape_test(std_resid) if run_level and r >= 5 else None
+    if pass_shape is None:
+        pass_shape = bool(test and test["overdispersed"])
+    pass_shape = bool(pass_shape and r >= 2)
     fail = 1.0 - k / max(r, 1)
     mu = np.where(k > 0, mu, np.nan)
     fail = np.where(k > 0, fail, 1.0)
@@ -292,7 +332,44 @@ def fit_pooled(latency, ok, sizes=None, *, run_level=True, resolution=1.0, max_g
         pass_shift=delta, pass_shift_sd=shift_sd, fail_prob=fail, n_obs=k,
         run_level=bool(run_level and r >= 3),
         shift_kind=shift_kind or ("bootstrap" if r >= 5 else "normal"),
-        pool_var=np.asarray(pool_vars), robust=bool(robust))
+        pool_var=np.asarray(pool_vars), robust=bool(robust),
+        pass_resid=std_resid if pass_shape else None, pass_shape=pass_shape, pass_shape_test=test)
+
+
+def pass_shape_test(resid, levels=(0.9, 0.99), alpha=0.001, min_expected=5.0):
+    """Does the tail's mass vary between passes more than chance explains?
+
+    ``resid``: (N, R) standardised residuals (NaN where missing). At each level q, the
+    residual quantile over all passes splits every pass into the samples above it and the
+    rest; a chi-square test of homogeneity across passes (R−1 df) asks whether the passes
+    share one tail mass. Independent noise gives binomial counts; stalls that come in bursts
+    make some passes far heavier in the tail than others (seen on CPU harnesses with
+    ~60 µs inferences), which no per-pass shift of the median captures. Levels whose
+    expected count per pass is below ``min_expected`` are skipped (the test would not hold).
+    """
+    finite = np.isfinite(resid)
+    n_r = finite.sum(axis=0)
+    out = {"levels": [], "alpha": alpha, "overdispersed": False,
+           "test": "chi-square homogeneity of per-pass tail counts"}
+    if resid.shape[1] < 2 or not finite.any():
+        return out
+    values = resid[finite]
+    for q in levels:
+        cut = np.quantile(values, q)
+        c = np.sum(np.where(finite, resid, -np.inf) > cut, axis=0)
+        p = c.sum() / n_r.sum()
+        expected = n_r * p
+        if p <= 0 or p >= 1 or expected.min() < min_expected:
+            continue
+        x2 = float(np.sum((c - expected) ** 2 / (expected * (1 - p))))
+        pv = float(stats.chi2.sf(x2, resid.shape[1] - 1))
+        spread = float(np.std(c / np.maximum(n_r, 1), ddof=1))
+        binom = float(np.sqrt(p * (1 - p) / np.mean(n_r)))
+        out["levels"].append({"quantile": q, "chi2": round(x2, 3), "df": int(resid.shape[1] - 1),
+                              "p_value": pv, "tail_mass_sd": round(spread, 6),
+                              "binomial_sd": round(binom, 6)})
+        out["overdispersed"] = out["overdispersed"] or pv < alpha
+    return out
 
 
 @dataclasses.dataclass(frozen=True)

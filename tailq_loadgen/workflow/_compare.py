@@ -116,6 +116,9 @@ def compare_runs(est_dir, full_dir, *, force=False, thresholds=None, mc=None, se
         "tq_inf": {"estimate": float(np.mean(tailquality.no_limit_quality(m_est.ok, synth))),
                    "full": float(np.mean(tailquality.no_limit_quality(m_full.ok, full_metric)))},
         "thresholds": rows,
+        # A reference that is not stationary is not one distribution to match: say so.
+        "drift": {"estimate": tailquality.drift_check(m_est.latency, m_est.ok).as_dict(),
+                  "full": tailquality.drift_check(m_full.latency, m_full.ok).as_dict()},
         "loadgen": _loadgen_view(full, m_full),
     }
 
@@ -175,6 +178,10 @@ def format_compare(doc):
              f"{doc['tq_inf']['full']:.4f}"]
     if doc["forced"]:
         lines.append(f"warning: runs differ in {', '.join(doc['mismatched'])} (compared with --force)")
+    for side in ("estimate", "full"):
+        d = doc.get("drift", {}).get(side)
+        if d and d["drifting"]:
+            lines.append(f"warning: the {side} run drifts: {d['message']}")
     lines.append("")
     lines.append(f"{'θ':>6} {'θ ms':>8} {'inferences':>17} {'ratio':>6} | {'pred min':>8} {'p5':>7} "
                  f"{'mean':>7} {'max':>7} | {'obs min':>7} {'p5':>7} {'mean':>7} {'max':>7} | "
