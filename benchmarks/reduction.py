@@ -16,24 +16,61 @@ import shutil
 import sys
 import tempfile
 import time
+import types
+from datetime import datetime
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 from benchmarks._results import machine_line, table, write_section  # noqa: E402
 import harnesses  # noqa: E402
-from tailq_loadgen import report, tailquality, workflow  # noqa: E402
+from tailq_loadgen import records, report, tailquality, workflow  # noqa: E402
+from tailq_loadgen import UserError  # noqa: E402
 
 THRESHOLDS = "p90,p95,p99"
 QUIET = dict(log=lambda *_: None)
 
 
-def one(name, tmp, perf_queries, custom_passes=None):
+def _kept_runs(est_dir, full_dir):
+    """Runs already in --keep DIR as (estimate, its seconds, full run's seconds), from their
+    own records, or None when they are not both there and complete."""
+    try:
+        w = records.read_analysis(est_dir)["workflow"]
+        meta = records.read_metadata(full_dir)
+    except (OSError, ValueError, KeyError, UserError):
+        return None
+    if w.get("kind") != "estimate" or not meta.get("complete"):
+        return None
+    span = datetime.fromisoformat(meta["ended"]) - datetime.fromisoformat(meta["started"])
+    est = types.SimpleNamespace(passes=w["passes"], stop_reason=w["stop_reason"])
+    return est, w["seconds"], span.total_seconds()
+
+
+def one(name, tmp, perf_queries, custom_passes=None, reuse=False):
     h = harnesses.get_harness(name)
     n = h.dataset.get_item_count()
     need = tailquality.mlperf_query_count(0.99)
     full_passes = custom_passes or math.ceil(need / n)
     budget = max(2, full_passes // 10)
     est_dir, full_dir = os.path.join(tmp, f"{name}-est"), os.path.join(tmp, f"{name}-full")
+    kept = _kept_runs(est_dir, full_dir) if reuse else None
+    if kept:  # compared again, e.g. after a change to compare or the model
+        est, t_est, t_full = kept
+        print(f"{name}: reusing {est_dir} and {full_dir}", flush=True)
+    else:
+        est, t_est, t_full = _run_both(h, name, est_dir, full_dir, budget, full_passes,
+                                       perf_queries, custom_passes)
+    doc = workflow.compare_runs(est_dir, full_dir)
+    workflow.write_compare(doc, os.path.join(est_dir, "compare.json"))
+    print(workflow.format_compare(doc), flush=True)
+    sections = [workflow.report_data(est_dir)]
+    _, pngs = report.write_report(sections, os.path.join(tmp, f"{name}.html"))
+    for p in pngs:
+        if p.endswith(("predicted_vs_observed.png", "convergence.png", "tq_band.png")):
+            shutil.copy(p, os.path.join(HERE, f"reduction-{name}-{p.rsplit('-', 1)[-1]}"))
+    return est, doc, t_est, t_full, kept is not None
+
+
+def _run_both(h, name, est_dir, full_dir, budget, full_passes, perf_queries, custom_passes):
     t0 = time.monotonic()
     est = workflow.estimate(h, scenario="SingleStream", out=est_dir, thresholds=THRESHOLDS,
                             max_passes=budget, log=lambda line: print(f"  {name} {line}", flush=True))
@@ -48,15 +85,7 @@ def one(name, tmp, perf_queries, custom_passes=None):
                       overrides=perf, **QUIET)
     t_full = time.monotonic() - t0
     print(f"{name}: full {full_passes} passes, {t_full:.0f} s", flush=True)
-    doc = workflow.compare_runs(est_dir, full_dir)
-    workflow.write_compare(doc, os.path.join(est_dir, "compare.json"))
-    print(workflow.format_compare(doc), flush=True)
-    sections = [workflow.report_data(est_dir)]
-    _, pngs = report.write_report(sections, os.path.join(tmp, f"{name}.html"))
-    for p in pngs:
-        if p.endswith(("predicted_vs_observed.png", "convergence.png", "tq_band.png")):
-            shutil.copy(p, os.path.join(HERE, f"reduction-{name}-{p.rsplit('-', 1)[-1]}"))
-    return est, doc, t_est, t_full, perf_queries
+    return est, t_est, t_full
 
 
 def main():
@@ -70,14 +99,20 @@ def main():
     ap.add_argument("--keep", metavar="DIR", default=None,
                     help="write the run directories here and keep them (default: a temporary "
                          "directory, removed at the end)")
+    ap.add_argument("--reuse", action="store_true",
+                    help="with --keep: compare the runs already in DIR again instead of "
+                         "re-running them (after a change to the model or to compare)")
     args = ap.parse_args()
+    if args.reuse and not args.keep:
+        ap.error("--reuse needs --keep DIR (the directory that holds the runs)")
     names = args.harness or ["digits-torch", "docstrings-onnx"]
     rows, notes = [], []
     if args.keep:
         os.makedirs(args.keep, exist_ok=True)
     with (contextlib.nullcontext(args.keep) if args.keep else tempfile.TemporaryDirectory()) as tmp:
         for name in names:
-            est, doc, t_est, t_full, pq = one(name, tmp, args.perf_queries, args.full_passes)
+            est, doc, t_est, t_full, reused = one(name, tmp, args.perf_queries, args.full_passes,
+                                                  reuse=args.reuse)
             for r in doc["thresholds"]:
                 dmean = r["mean_diff"] * 100
                 se = r["predicted_mean_se"] * 100
@@ -96,9 +131,16 @@ def main():
                        f"{lg[0]['query_count']:,} queries (min duration set to 0)") if lg else ""
             custom = (f" (a custom reference of {args.full_passes} passes, not MLPerf's "
                       "270,336-query count)") if args.full_passes else ""
+            timing = " (times from the kept runs' records)" if reused else ""
             notes.append(f"- **{name}**{custom}: estimate {est.passes} passes in {t_est:.0f} s — "
                          f"{est.stop_reason}; full run {doc['passes']['full']} passes in "
-                         f"{t_full:.0f} s. {lg_text}.")
+                         f"{t_full:.0f} s{timing}. {lg_text}.")
+            for side in ("estimate", "full"):
+                d = doc["drift"][side]
+                shares = ("" if d["drifting"] else  # a drift message names the shares itself
+                          "; share of slow samples (above the run's p90) in successive blocks "
+                          "of passes: " + ", ".join(f"{m:.1%}" for m in d["tail_mass_block_means"]))
+                notes.append(f"  - drift check, {side} run: {d['message']}{shares}")
     body = (f"Machine: {machine_line()}. SingleStream, one intra-op thread. The estimate may use "
             "at most a tenth of the full run's passes. Match: JSD (base 2, 0.1-pp bins) ≤ τ = 0.05, "
             "or within the noise floor (p95 of the JSD between the prediction and as many draws "

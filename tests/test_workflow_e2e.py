@@ -6,6 +6,7 @@ import os
 import pytest
 
 from conftest import run_tailq
+from tailq_loadgen.report._html import _compare_table as compare_table_html
 
 SLEEP = ["--harness", "sleep", "--harness-arg", "samples=100", "--scenario", "SingleStream"]
 THR = ["--thresholds", "p90,p95,p99"]
@@ -35,6 +36,11 @@ def test_estimate_full_compare_report(pair):
         assert row["jsd"] <= 0.05 and row["worst_inside"], row["label"]
         assert row["ratio"] >= 10
     assert doc["loadgen"]["performance_tests"][0]["query_count"] > 0
+    assert set(doc["drift"]) == {"estimate", "full"} and "message" in doc["drift"]["full"]
+    # a drifting side is a warning in the report's comparison, in the drift check's words
+    drifting = dict(doc, drift={**doc["drift"], "full": dict(doc["drift"]["full"], drifting=True,
+                                                              message="blocks differ")})
+    assert "warning: the full run drifts: blocks differ" in compare_table_html(drifting)
     est_doc = json.loads((est / "analysis.json").read_text())
     assert est_doc["workflow"]["kind"] == "estimate"
     assert est_doc["workflow"]["real_inferences"] == 100 * est_doc["workflow"]["passes"]

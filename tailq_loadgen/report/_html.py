@@ -56,9 +56,11 @@ def _compare_table(c):
                  f"early stopping {'met' if v['early_stopping_met'] else 'not met'}; "
                  f"p{(v['target_percentile'] or 0) * 100:g} latency "
                  f"{(v['percentile_latency_ns'] or 0) / 1e6:.3f} ms over {v['query_count']} queries. "
-                 f"{html.escape(v['early_stopping_result'])}</p>"
+                 f"LoadGen's words: “{html.escape(v['early_stopping_result'].strip())}”</p>"
                  for v in c["loadgen"]["performance_tests"])
-    return table + lg
+    drift = "".join(f"<p class=warn>warning: the {side} run drifts: {html.escape(d['message'])}</p>"
+                    for side, d in c.get("drift", {}).items() if d and d["drifting"])
+    return table + lg + drift
 
 
 def _png(fig):
