@@ -22,6 +22,7 @@ import importlib
 import inspect
 import os
 import sys
+import warnings
 
 import numpy as np
 
@@ -66,7 +67,9 @@ def load_corpus(min_words=12, limit=None):
         except Exception:  # noqa: BLE001 — a module missing from this build of Python
             continue
         for qual, obj in _members(module):
-            doc = inspect.getdoc(obj)
+            with warnings.catch_warnings():  # typing's deprecated io/re aliases warn when read
+                warnings.simplefilter("ignore", DeprecationWarning)
+                doc = inspect.getdoc(obj)
             if not doc:
                 continue
             summary, _, body = doc.strip().partition("\n\n")
