@@ -3,7 +3,7 @@
 from ._analysis_file import (ANALYSIS, read_analysis, read_result, write_analysis,
                              write_result)
 from ._export import FORMATS as EXPORT_FORMATS, export_run
-from ._import import import_loadgen_dirs
+from ._import import import_loadgen_dirs, read_first_detail
 from ._join import JoinError, JoinReport, finalize_pass
 from ._loadgen_logs import effective_settings, loadgen_result, read_detail_log, read_trace_samples
 from ._reader import Run, load_run
@@ -18,6 +18,6 @@ __all__ = [
     "COLUMNS", "COLUMN_NAMES", "EXPORT_FORMATS", "export_run", "JoinError", "JoinReport", "PassWriter", "Run", "SAMPLES_SCHEMA",
     "SCHEMA", "SCHEMA_VERSION", "STATUSES", "create_run_dir", "effective_settings",
     "final_path", "finalize_pass", "load_run", "loadgen_dir", "loadgen_result", "partial_dir",
-    "import_loadgen_dirs", "read_detail_log", "read_metadata", "read_trace_samples", "write_metadata",
+    "import_loadgen_dirs", "read_detail_log", "read_first_detail", "read_metadata", "read_trace_samples", "write_metadata",
     "write_parquet_atomic",
 ]

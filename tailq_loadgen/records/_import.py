@@ -149,6 +149,21 @@ def _import_pass(d, out, index, total, chunk_rows):
     return detail, test, warnings
 
 
+def read_first_detail(dirs):
+    """Check that every one of ``dirs`` is a LoadGen output directory with a trace, and
+    return the first one's detail log and the dataset size LoadGen reports in it (> 0)."""
+    if not dirs:
+        raise UserError("no LoadGen directory given")
+    for d in dirs:
+        _check_dir(d)
+    first = read_detail_log(os.path.join(dirs[0], DETAIL))
+    require_keys(first, os.path.join(dirs[0], DETAIL))
+    total = int(first["qsl_reported_total_count"])
+    if total <= 0:
+        raise UserError(f"{dirs[0]}: LoadGen reports an empty dataset")
+    return first, total
+
+
 def import_loadgen_dirs(dirs, out, *, harness=None, output=None, sizes=None, overwrite=False,
                         chunk_rows=65536, tailq_version=None):
     """Write a run directory at ``out`` from LoadGen output ``dirs`` (one pass each).
@@ -157,16 +172,8 @@ def import_loadgen_dirs(dirs, out, *, harness=None, output=None, sizes=None, ove
     ``output``: {"dtype", "shape"} of one sample's output bytes, ``sizes``: per-sample sizes.
     Returns the metadata written.
     """
-    if not dirs:
-        raise UserError("no LoadGen directory given")
-    for d in dirs:
-        _check_dir(d)
-    first = read_detail_log(os.path.join(dirs[0], DETAIL))
-    require_keys(first, os.path.join(dirs[0], DETAIL))
-    total = int(first["qsl_reported_total_count"])
+    first, total = read_first_detail(dirs)
     scenario = first["effective_scenario"]
-    if total <= 0:
-        raise UserError(f"{dirs[0]}: LoadGen reports an empty dataset")
     create_run_dir(out, overwrite=overwrite)
     meta = {"tailq_version": tailq_version, "imported": True,
             "imported_from": [os.path.abspath(d) for d in dirs],

@@ -58,9 +58,8 @@ def _compare_table(c):
                  f"{(v['percentile_latency_ns'] or 0) / 1e6:.3f} ms over {v['query_count']} queries. "
                  f"LoadGen's words: “{html.escape(v['early_stopping_result'].strip())}”</p>"
                  for v in c["loadgen"]["performance_tests"])
-    drift = "".join(f"<p class=warn>warning: the {side} run drifts: {html.escape(d['message'])}</p>"
-                    for side, d in c.get("drift", {}).items() if d and d["drifting"])
-    return table + lg + drift
+    warnings = "".join(f"<p class=warn>warning: {html.escape(w)}</p>" for w in c.get("warnings", []))
+    return table + lg + warnings
 
 
 def _png(fig):

@@ -107,6 +107,12 @@ def compare_runs(est_dir, full_dir, *, force=False, thresholds=None, mc=None, se
             "predicted_histogram": tailquality.histogram_dict(predicted[t], bin_width),
             "observed_histogram": tailquality.histogram_dict(observed[t], bin_width),
         })
+    # A reference that is not stationary is not one distribution to match: say so.
+    drift = {"estimate": tailquality.drift_check(m_est.latency, m_est.ok).as_dict(),
+             "full": tailquality.drift_check(m_full.latency, m_full.ok).as_dict()}
+    warnings = ([f"runs differ in {', '.join(diffs)} (compared with --force)"] if diffs and force
+                else [])
+    warnings += [f"the {side} run drifts: {d['message']}" for side, d in drift.items() if d["drifting"]]
     return {
         "format": COMPARE_FORMAT, "schema_version": COMPARE_SCHEMA_VERSION,
         "tailq_version": __version__, "estimate": est_dir, "full": full_dir,
@@ -116,9 +122,7 @@ def compare_runs(est_dir, full_dir, *, force=False, thresholds=None, mc=None, se
         "tq_inf": {"estimate": float(np.mean(tailquality.no_limit_quality(m_est.ok, synth))),
                    "full": float(np.mean(tailquality.no_limit_quality(m_full.ok, full_metric)))},
         "thresholds": rows,
-        # A reference that is not stationary is not one distribution to match: say so.
-        "drift": {"estimate": tailquality.drift_check(m_est.latency, m_est.ok).as_dict(),
-                  "full": tailquality.drift_check(m_full.latency, m_full.ok).as_dict()},
+        "drift": drift, "warnings": warnings,
         "loadgen": _loadgen_view(full, m_full),
     }
 
@@ -176,12 +180,7 @@ def format_compare(doc):
     lines = [f"estimate {doc['estimate']} ({doc['passes']['estimate']} passes) vs full "
              f"{doc['full']} ({doc['passes']['full']} passes); TQ(∞) {doc['tq_inf']['estimate']:.4f} / "
              f"{doc['tq_inf']['full']:.4f}"]
-    if doc["forced"]:
-        lines.append(f"warning: runs differ in {', '.join(doc['mismatched'])} (compared with --force)")
-    for side in ("estimate", "full"):
-        d = doc.get("drift", {}).get(side)
-        if d and d["drifting"]:
-            lines.append(f"warning: the {side} run drifts: {d['message']}")
+    lines += [f"warning: {w}" for w in doc["warnings"]]
     lines.append("")
     lines.append(f"{'θ':>6} {'θ ms':>8} {'inferences':>17} {'ratio':>6} | {'pred min':>8} {'p5':>7} "
                  f"{'mean':>7} {'max':>7} | {'obs min':>7} {'p5':>7} {'mean':>7} {'max':>7} | "

@@ -57,20 +57,14 @@ def import_run(dirs, out, *, harness=None, correctness=None, overwrite=False):
         raise UserError("give exactly one of --harness or --correctness")
     if not dirs:
         raise UserError("give at least one LoadGen output directory")
-    first = records.read_detail_log(os.path.join(dirs[0], "mlperf_log_detail.txt")) \
-        if os.path.isfile(os.path.join(dirs[0], "mlperf_log_detail.txt")) else {}
-    count = first.get("qsl_reported_total_count")
-    # anything but a positive count sends us to import_loadgen_dirs, which names the problem
-    total = count if isinstance(count, int) and not isinstance(count, bool) else 0
+    _, total = records.read_first_detail(dirs)
     scores = metric_name = None
     if correctness is not None:
-        if total <= 0:
-            records.import_loadgen_dirs(dirs, out, overwrite=overwrite)  # raises the precise error
         scores, metric_name = read_correctness(correctness, total)
         describe, output, sizes = {"name": "imported", "metric": metric_name, "source": None}, None, None
     else:
         n = int(harness.dataset.get_item_count())
-        if total and n != total:
+        if n != total:
             raise UserError(f"--harness {harness.name}: its dataset has {n} samples but the LoadGen "
                             f"runs had {total}; they do not join")
         describe = harness.describe()
