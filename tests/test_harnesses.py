@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-import harnesses
+from tailq_loadgen import harnesses
 from tailq_loadgen import load_run, workflow
 from tailq_loadgen.capture import run_capture
 

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from tailq_loadgen import UserError, load_run, report, workflow
 from tailq_loadgen.capture import run_capture
 
-import harnesses
+from tailq_loadgen import harnesses
 from conftest import REPO, run_tailq
 
 FIXTURE = os.path.join(REPO, "tests", "fixtures", "external")

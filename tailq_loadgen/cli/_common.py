@@ -41,7 +41,7 @@ def add_analysis_args(p, thresholds="p90,p95,p99"):
 
 
 def harness_from_args(args):
-    import harnesses  # the registry imports no framework until a harness is built
+    from .. import harnesses  # the registry imports no framework until a harness is built
 
     return harnesses.get_harness(args.harness, **harnesses.parse_harness_args(args.harness_arg))
 

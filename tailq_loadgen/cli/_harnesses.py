@@ -7,7 +7,7 @@ def add_parser(sub):
 
 
 def main(args):
-    import harnesses
+    from .. import harnesses
 
     for spec in harnesses.list_harnesses():
         print(spec.line())

@@ -36,7 +36,7 @@ def metrics_for_run(run, matrix, harness=None):
         if not source:
             raise UserError(f"{run.path}: the run names no harness to score its outputs with; "
                             "import it with --correctness FILE")
-        import harnesses  # builds the harness's dataset (ground truth); frameworks load lazily
+        from .. import harnesses  # builds the harness's dataset (ground truth); frameworks load lazily
 
         harness = harnesses.get_harness(source["harness"], **source.get("args", {}))
     if harness.metric_factory is None:
