@@ -9,12 +9,15 @@ scenario; we do.
 
 import dataclasses
 import enum
+import math
 import os
 
 import mlperf_loadgen as lg
 import yaml
 
 from .._errors import UserError
+from ..records import read_text
+from . import _guards
 
 SCENARIOS = ("SingleStream", "MultiStream", "Server", "Offline")
 MODES = ("PerformanceOnly", "AccuracyOnly", "SubmissionRun")
@@ -44,11 +47,10 @@ def load_experiment(path):
     """Read an experiment YAML file; unknown keys and wrong types are errors naming the file."""
     if path is None:
         return Experiment()
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = yaml.safe_load(f) or {}
-    except OSError as exc:
-        raise UserError(f"--experiment {path}: cannot read it ({exc.strerror})") from None
+    try:  # read_text: a regular UTF-8 file of bounded size, or a one-line error
+        data = yaml.safe_load(read_text(path, "--experiment", max_bytes=2**20)) or {}
+    except RecursionError:
+        raise UserError(f"--experiment {path}: nested too deeply; fix the file") from None
     except yaml.YAMLError as exc:
         line = getattr(getattr(exc, "problem_mark", None), "line", None)
         where = f" at line {line + 1}" if line is not None else ""
@@ -113,7 +115,15 @@ def build_test_settings(*, model, scenario, mode, user_conf=None, experiment=Non
         sources.append("command-line flags")
     ts.scenario = getattr(lg.TestScenario, scenario)
     ts.mode = getattr(lg.TestMode, mode)
+    _guards.check_test_settings(snapshot(ts), scenario, mode, _guards.Sources(scenario, user_conf, experiment.loadgen, overrides, builtin_settings(model, scenario)))
     return ts, sources
+
+
+def builtin_settings(model, scenario):
+    """Snapshot of LoadGen's built-in mlperf.conf alone (to tell its values from user.conf's)."""
+    ts = lg.TestSettings()
+    ts.FromConfig("", model, scenario, 0)
+    return snapshot(ts)
 
 
 def _set(ts, attr, value, where):
@@ -127,13 +137,15 @@ def cli_overrides(*, time_s=None, qps=None, max_queries=None):
     """MLPerf reference-harness semantics of --time, --qps and --max-queries."""
     out = {}
     if time_s is not None:
-        if time_s <= 0:
-            raise UserError(f"--time {time_s}: must be a positive number of seconds")
+        # NaN passes `<= 0`; inf overflows int(): both are refused here, before LoadGen
+        if not math.isfinite(time_s) or time_s < 0.001 or time_s > _guards.MAX_TEST_SECONDS:
+            raise UserError(f"--time {time_s}: must be a number of seconds between 0.001 and "
+                            f"{_guards.MAX_TEST_SECONDS:g}")
         out["min_duration_ms"] = int(time_s * 1000)
         out["max_duration_ms"] = int(time_s * 1000)
     if qps is not None:
-        if qps <= 0:
-            raise UserError(f"--qps {qps}: must be positive")
+        if not math.isfinite(qps) or qps <= 0:
+            raise UserError(f"--qps {qps}: must be a positive finite number")
         out["server_target_qps"] = float(qps)
         out["offline_expected_qps"] = float(qps)
     if max_queries is not None:
