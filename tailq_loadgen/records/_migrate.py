@@ -28,9 +28,15 @@ def _v1_to_v2(meta, files):
     if meta.get("status") == "aborted" and isinstance(meta["status_reason"], str) \
             and meta["status_reason"].startswith("interrupted"):
         meta["status"] = "interrupted"
+    flags = None
     if isinstance(meta.get("harness"), dict):
         harness = dict(meta["harness"])
-        harness["source"] = source_text(harness.get("source"))
+        source = harness.get("source")
+        if isinstance(source, dict) and isinstance(source.get("harness"), str):
+            args = source.get("args") if isinstance(source.get("args"), dict) else {}
+            flags = " ".join([f"--harness {source['harness']}"]
+                             + [f"--harness-arg {k}={v}" for k, v in sorted(args.items(), key=str)])
+        harness["source"] = source_text(source)
         meta["harness"] = harness
     meta.setdefault("warnings", [])
     if LEGACY_CORRECTNESS in files:
@@ -41,11 +47,10 @@ def _v1_to_v2(meta, files):
         meta["quality_note"] = None
     else:
         meta["quality"] = None
-        name = (meta.get("harness") or {}).get("name") if isinstance(meta.get("harness"), dict) else None
         meta["quality_note"] = (
             "written by tailq schema 1, which stored no scores for captured runs; to score it, "
             "import its LoadGen directories with the harness named on the command line: "
-            f"tailq import RUN/loadgen/pass-* --harness {name or 'NAME'} --out NEW")
+            f"tailq import RUN/loadgen/pass-* {(flags or '--harness NAME')[:500]} --out NEW")
     return meta
 
 
