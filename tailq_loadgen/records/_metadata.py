@@ -273,6 +273,9 @@ def to_json(value, path=""):
 def validate(meta):
     """Check a whole metadata document; raises MetadataError naming the first bad key."""
     Record().check(meta, "", 0)
+    passes = [t["pass"] for t in meta.get("tests", [])]
+    if len(set(passes)) != len(passes):
+        _fail("tests", "lists a pass twice")
     status, complete = meta.get("status"), meta.get("complete")
     if isinstance(complete, bool) and complete != (status == "complete"):
         _fail("complete", f"is {str(complete).lower()} but status is {status!r}")
@@ -390,4 +393,4 @@ for _name, _type, _doc in (
         ("accuracy_phase_samples", Nullable(_COUNT),
          "SubmissionRun: sample_seq below this is LoadGen's accuracy phase"),
         ("load_error", _OPT_STR, "the dataset failed to load samples")):
-    declare(f"tests[].{_name}", _type, _doc)
+    declare(f"tests[].{_name}", _type, _doc, required=_name in ("pass", "mode", "complete"))

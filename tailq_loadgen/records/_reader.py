@@ -72,6 +72,15 @@ def read_parquet_file(path, schema, columns=None):
     return pa.Table.from_arrays(arrays, schema=pa.schema([schema.field(n) for n in want]))
 
 
+def parquet_rows(path):
+    """Rows of a Parquet file, from its footer (a regular file, readable)."""
+    read_parquet_file(path, SAMPLES_SCHEMA, [])
+    try:
+        return pq.ParquetFile(path).metadata.num_rows
+    except (OSError, pa.ArrowException) as exc:
+        raise _damaged(path, f"unreadable record file ({str(exc)[:200]})") from None
+
+
 def check_values(path, index, n, columns):
     """Check what a reader relies on in record columns (arrays or chunked arrays by name):
     the pass number, sample indices inside the dataset, known statuses, latencies ≥ 0."""
@@ -141,10 +150,7 @@ class Run:
             total = 0
             for files in self._files.values():
                 for path in files:
-                    try:
-                        total += pq.ParquetFile(path).metadata.num_rows
-                    except (OSError, pa.ArrowException) as exc:
-                        raise _damaged(path, f"unreadable record file ({str(exc)[:200]})") from None
+                    total += parquet_rows(path)
             self._columns["_rows"] = total
         return self._columns["_rows"]
 
@@ -302,4 +308,10 @@ def load_run(path):
         if segs:
             partial_passes.append(index)
             files[index] = segs
+    samples = os.path.join(path, SAMPLES)
+    if os.path.lexists(samples):  # its footer only: the dataset the records join to
+        rows = parquet_rows(samples)
+        if rows != meta["sample_count"]:
+            raise _damaged(samples, f"{rows} rows but metadata sample_count "
+                                    f"{meta['sample_count']}: needs one row per sample")
     return Run(path, meta, files, partial_passes)
