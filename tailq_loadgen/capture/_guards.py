@@ -20,6 +20,9 @@ MAX_TEST_SECONDS = 7 * 86400     # longer Server schedules are refused (and Load
 QUERY_BYTES = 400                # LoadGen's memory per pre-generated query (~317 B measured) …
 SAMPLE_BYTES = 16                # … plus per sample in it
 MAX_COUNT = 2**40
+# A negative latency in user.conf wraps around LoadGen's unsigned parser to ~1.8e19 ns:
+# latency settings above a day are such wrap-arounds, not targets.
+MAX_LATENCY_NS = 86400 * 10**9
 
 # TestSettings attribute → the user.conf key LoadGen reads it from (for the message).
 USER_CONF_KEY = {
@@ -49,7 +52,8 @@ class Sources:
     def name(self, attr, value):
         if attr in self.overrides:
             flag = FLAG.get(attr)
-            return f"{flag} {self.overrides[attr]:g}" if flag and isinstance(self.overrides[attr], (int, float)) \
+            given = self.overrides[attr]
+            return f"{flag} {given:g} ({attr})" if flag and _number(given) \
                 else f"setting {attr} = {value!r} (from the command)"
         for section in (self.scenario, "*"):
             if attr in self.experiment.get(section, {}):
@@ -76,7 +80,8 @@ def check_test_settings(s, scenario, mode, sources):
         v = s.get(attr)
         if not _number(v) or not math.isfinite(v) or v <= 0 or (upper is not None and v > upper):
             _refuse(sources, attr, v, "must be a positive finite number"
-                    + (f" no larger than {upper:g}" if upper is not None else ""))
+                    + (f" no larger than {upper:g} (a negative user.conf value wraps around "
+                       "to a huge one)" if upper is not None else ""))
 
     def count(attr, lo=0, hi=MAX_COUNT):
         v = s.get(attr)
@@ -97,15 +102,15 @@ def check_test_settings(s, scenario, mode, sources):
     fraction("accuracy_log_probability", closed=True)
     count("accuracy_log_sampling_target")
     if scenario == "SingleStream":
-        positive("single_stream_expected_latency_ns")
+        positive("single_stream_expected_latency_ns", upper=MAX_LATENCY_NS)
         fraction("single_stream_target_latency_percentile")
     elif scenario == "MultiStream":
-        positive("multi_stream_expected_latency_ns")
+        positive("multi_stream_expected_latency_ns", upper=MAX_LATENCY_NS)
         count("multi_stream_samples_per_query", 1, 2**20)
         fraction("multi_stream_target_latency_percentile")
     elif scenario == "Server":
         positive("server_target_qps")
-        positive("server_target_latency_ns")
+        positive("server_target_latency_ns", upper=MAX_LATENCY_NS)
         fraction("server_target_latency_percentile")
         count("server_max_async_queries")
     elif scenario == "Offline":
