@@ -102,13 +102,15 @@ def export_run(run, fmt, stream, batch_rows=65536):
     if fmt == "csv":
         schema = pa.schema([pa.field(n, pa.string() if n == "output" else SCHEMA.field(n).type)
                             for n in COLUMN_NAMES])
-        options = pacsv.WriteOptions(include_header=True, quoting_style="needed")
+        # the header as the csv module writes it (pyarrow would quote every name)
+        sink.write((",".join(COLUMN_NAMES) + "\n").encode())
+        options = pacsv.WriteOptions(include_header=False, quoting_style="needed")
         with pacsv.CSVWriter(sink, schema, write_options=options) as writer:
             for batch in iter_batches(run, batch_rows):
                 writer.write_batch(batch)
                 rows += batch.num_rows
-    else:
-        for batch in iter_batches(run, batch_rows):
+    else:  # one Python dict per row: smaller batches keep that bounded too
+        for batch in iter_batches(run, min(batch_rows, 8192)):
             lines = [json.dumps(row) for row in batch.to_pylist()]
             if lines:
                 sink.write(("\n".join(lines) + "\n").encode("utf-8"))

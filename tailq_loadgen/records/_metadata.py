@@ -69,7 +69,8 @@ class Str(Type):
 class Int(Type):
     def __init__(self, lo=INT64[0], hi=INT64[1]):
         self.lo, self.hi = lo, hi
-        self.text = f"integer in [{lo}, {hi}]" if (lo, hi) != INT64 else "integer (64-bit)"
+        self.text = ("integer" if (lo, hi) == INT64 else f"integer ≥ {lo}" if hi == INT64[1]
+                     else f"integer in [{lo}, {hi:,}]")
 
     def check(self, value, path, depth):
         if isinstance(value, bool) or not isinstance(value, int):
@@ -107,7 +108,7 @@ class Bool(Type):
 class Nullable(Type):
     def __init__(self, inner):
         self.inner = inner
-        self.text = f"{inner.text} or null"
+        self.text = f"{inner.text}, or null" if " or " in inner.text else f"{inner.text} or null"
 
     def check(self, value, path, depth):
         if value is not None:
@@ -117,7 +118,7 @@ class Nullable(Type):
 class ListOf(Type):
     def __init__(self, item, max_len=MAX_ITEMS):
         self.item, self.max_len = item, max_len
-        self.text = f"list of {item.text}"
+        self.text = f"list of ({item.text})" if " or " in item.text else f"list of {item.text}"
 
     def check(self, value, path, depth):
         if not isinstance(value, list):
@@ -134,7 +135,7 @@ class MapOf(Type):
 
     def __init__(self, value, max_len=MAX_ITEMS):
         self.value, self.max_len = value, max_len
-        self.text = f"mapping of {value.text}"
+        self.text = f"mapping of ({value.text})" if " or " in value.text else f"mapping of {value.text}"
 
     def check(self, value, path, depth):
         if not isinstance(value, dict):
@@ -324,7 +325,7 @@ for _name, _type, _doc in (
         ("output", Nullable(Record()), "dtype and shape the harness declares for one output"),
         ("dataset", _OPT_STR, "dataset class"),
         ("dataset_size", Nullable(Int(0)), "items in the harness's dataset")):
-    declare(f"harness.{_name}", _type, _doc)
+    declare(f"harness.{_name}", _type, _doc, required=_name == "name")
 declare("harness.output.dtype", Nullable(_DTYPE), "NumPy dtype string")
 declare("harness.output.shape", Nullable(ListOf(Int(0), 8)), "per-sample shape")
 declare("backend", Nullable(Record()), "the backend's name() and version()")
