@@ -225,8 +225,8 @@ def main():
                           "—" if not ours or ours[1] is None else f"{ours[1]:.1f}"))
     body = (
         f"Machine: {machine_line()}; other engineers' work shared the machine. Synthetic run "
-        "directories (ok records, 40-byte outputs, per-sample scores), each command in a fresh "
-        "process; peak RSS is VmHWM. Baseline in the same run: main's code (`git archive main`, "
+        "directories (ok records with every column a capture fills, 40-byte outputs, per-sample "
+        "scores), each command in a fresh process; peak RSS is VmHWM. Baseline in the same run: main's code (`git archive main`, "
         "schema 1) on the same records in the schema-1 format. Libraries alone (a process that "
         f"imports tailq_loadgen.workflow and .report): {libs / 2**20:,.0f} MiB"
         + (f" (main: {libs_main / 2**20:,.0f} MiB)" if libs_main else "") + ".\n\n"

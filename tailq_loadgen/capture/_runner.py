@@ -14,7 +14,8 @@ import numpy as np
 from .. import records
 from .._errors import RunAborted, RunFailed, UserError
 from . import _guards
-from ._settings import MODES, SCENARIOS, Experiment, build_test_settings, snapshot
+from ._settings import (MODES, SCENARIOS, Experiment, build_test_settings, builtin_settings,
+                        snapshot)
 from ._sut import CaptureSUT
 from ._system import collect_system, collect_versions
 
@@ -162,9 +163,10 @@ class CaptureSession:
         ts, sources = build_test_settings(model=self.model, scenario=self.scenario, mode=mode,
                                           user_conf=self.user_conf, experiment=self.experiment,
                                           overrides=overrides)
-        _guards.check_schedule(snapshot(ts), self.scenario, mode, self.total,
-                               _guards.Sources(self.scenario, self.user_conf, self.experiment.loadgen,
-                                               overrides), _memory_bytes())
+        sources_of = _guards.Sources(self.scenario, self.user_conf, self.experiment.loadgen,
+                                     overrides, builtin_settings(self.model, self.scenario))
+        _guards.check_schedule(snapshot(ts), self.scenario, mode, self.total, sources_of,
+                               _memory_bytes())
         return ts, sources
 
     def _start(self, harness, dataset, backend, total, perf_count):
