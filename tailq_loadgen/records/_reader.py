@@ -8,6 +8,7 @@ indices against the dataset, statuses, non-negative latencies — and a violatio
 naming the file. Nothing read is ever imported or called.
 """
 
+import functools
 import os
 import re
 import stat
@@ -29,7 +30,6 @@ _NULLABLE_INTS = ("latency_ns", "issue_delay_ns", "wrapper_issue_ns", "wrapper_c
                   "compute_ns", "batch_size", "server_queue_ns", "server_compute_ns", "server",
                   "wait_ns", "service_ns")
 _STRINGS = ("status", "error", "variant")
-_STATUS_SET = pa.array(STATUSES)
 _PASS_FILE = re.compile(r"pass-(\d{5,9})\.parquet$")
 _PASS_PARTIAL = re.compile(r"pass-(\d{5,9})\.partial$")
 
@@ -72,6 +72,13 @@ def read_parquet_file(path, schema, columns=None):
     return pa.Table.from_arrays(arrays, schema=pa.schema([schema.field(n) for n in want]))
 
 
+@functools.lru_cache(maxsize=1)
+def _status_set():
+    # built on first use: pyarrow imports pandas (when installed) the first time it converts
+    # Python values, and a command that never checks statuses should not pay for that
+    return pa.array(STATUSES)
+
+
 def parquet_rows(path):
     """Rows of a Parquet file, from its footer (a regular file, readable)."""
     read_parquet_file(path, SAMPLES_SCHEMA, [])
@@ -91,7 +98,7 @@ def check_values(path, index, n, columns):
             raise _damaged(path, f"holds rows of another pass than {index}")
         if name == "sample_index" and (pc.min(col).as_py() < 0 or pc.max(col).as_py() >= n):
             raise _damaged(path, f"sample indices outside the dataset (0..{n - 1})")
-        if name == "status" and not pc.all(pc.is_in(col, value_set=_STATUS_SET)).as_py():
+        if name == "status" and not pc.all(pc.is_in(col, value_set=_status_set())).as_py():
             raise _damaged(path, "a status that is not one of " + ", ".join(STATUSES))
         if name == "latency_ns" and col.null_count < len(col) and pc.min(col).as_py() < 0:
             raise _damaged(path, "negative latencies")
