@@ -6,7 +6,7 @@ import math
 import numpy as np
 from scipy import stats
 
-DEFAULT_BATCHES = 30
+DEFAULT_BATCHES = 20
 DEFAULT_ALPHA = 1e-4  # a policy that meets its target is called a miss once in 10,000 runs
 
 
