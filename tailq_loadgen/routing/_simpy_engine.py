@@ -18,13 +18,13 @@ def run_simpy(arrival, state, policy, draws):
         raise RoutingError("engine simpy needs the simpy package: pip install simpy") from None
     env = simpy.Environment()
     n = len(arrival)
-    start, finish, server, correct = [0.0] * n, [0.0] * n, [0] * n, [False] * n
+    start, service, server, correct = [0.0] * n, [0.0] * n, [0] * n, [False] * n
     resources = [simpy.Resource(env, capacity=1) for _ in range(state.servers)]
     held = collections.deque()
 
     def route(i, s):
         svc, ok = draws[state.type_of[s]].next()
-        server[i], correct[i] = s, ok
+        server[i], service[i], correct[i] = s, svc, ok
         state.assign(s)
         env.process(serve(i, s, svc))
 
@@ -33,7 +33,6 @@ def run_simpy(arrival, state, policy, draws):
             yield req
             start[i] = env.now
             yield env.timeout(svc)
-        finish[i] = env.now
         state.release(s)
         if held and state.load[s] == 0:
             route(held.popleft(), s)
@@ -49,4 +48,4 @@ def run_simpy(arrival, state, policy, draws):
 
     env.process(arrivals())
     env.run()
-    return start, finish, server, correct
+    return start, service, server, correct

@@ -81,22 +81,22 @@ def simulate(pool, policy, load, jobs, rng=None, warmup=0.1, engine="heap"):
     draws = [_Draws(v, r) for v, r in zip(pool.variants, type_rngs)]
     state = PoolState(pool.servers)
     if engine == "heap":
-        start, finish, server, correct = _run_heap(arrival.tolist(), state, policy, draws)
+        start, service, server, correct = _run_heap(arrival.tolist(), state, policy, draws)
     elif engine == "simpy":
         from ._simpy_engine import run_simpy
-        start, finish, server, correct = run_simpy(arrival.tolist(), state, policy, draws)
+        start, service, server, correct = run_simpy(arrival.tolist(), state, policy, draws)
     else:
         raise RoutingError(f"simulator engine {engine!r}: choose heap or simpy")
     server = np.array(server, dtype=np.int64)
     type_of = np.asarray(state.type_of, dtype=np.int64)
     return Simulation(pool=pool, policy=policy, load=load, warmup=int(round(warmup * jobs)),
-                      arrival=arrival, start=np.array(start), finish=np.array(finish),
+                      arrival=arrival, start=np.array(start), service=np.array(service),
                       server=server, variant=type_of[server], correct=np.array(correct, dtype=bool))
 
 
 def _run_heap(arrival, state, policy, draws):
     n = len(arrival)
-    start, finish, server, correct = [0.0] * n, [0.0] * n, [0] * n, [False] * n
+    start, service, server, correct = [0.0] * n, [0.0] * n, [0] * n, [False] * n
     last_finish = [0.0] * state.servers
     type_of = state.type_of
     heap, held = [], collections.deque()
@@ -108,7 +108,7 @@ def _run_heap(arrival, state, policy, draws):
         b = last_finish[s] if last_finish[s] > t else t
         f = b + svc
         last_finish[s] = f
-        start[i], finish[i], server[i], correct[i] = b, f, s, ok
+        start[i], service[i], server[i], correct[i] = b, svc, s, ok
         assign(s)
         push(heap, (f, s))
 
@@ -127,7 +127,7 @@ def _run_heap(arrival, state, policy, draws):
             begin(i, s, t)
     while held:
         depart(*pop(heap))
-    return start, finish, server, correct
+    return start, service, server, correct
 
 
 @dataclasses.dataclass(frozen=True)
@@ -140,10 +140,14 @@ class Simulation:
     warmup: int
     arrival: np.ndarray
     start: np.ndarray
-    finish: np.ndarray
+    service: np.ndarray
     server: np.ndarray
     variant: np.ndarray
     correct: np.ndarray
+
+    @property
+    def finish(self):
+        return self.start + self.service
 
     @property
     def sojourn(self):
