@@ -147,15 +147,20 @@ class _PriorityJIQ(Policy):
 class POP(_PriorityJIQ):
     """POP, our LP-exact reading (variants.md §A): priority-JIQ along the order sweep, λ-free.
 
-    Index s ∈ [0, m] selects order O_⌊s⌋ (O_⌊s⌋+1 with probability frac(s)); after each decision
-    s ← clip(s + η·(g* − g_chosen), 0, m), so s climbs towards better orders while the chosen
-    gain falls short of the target and back while it exceeds it.
+    Index s selects order O_⌊s⌋ (O_⌊s⌋+1 with probability frac(s)); after each decision
+    s ← clip(s + η·(g* − g_chosen)), so s climbs towards better orders while the chosen gain
+    falls short of the target and back while it exceeds it. Stage m + 1 (``overflow``, on by
+    default; our extension beyond §A) joins the best type's shortest queue even when worse
+    types have idle servers: in small pools, and near the accuracy-feasible load in large ones,
+    priority-JIQ in O_m alone cannot keep the accurate servers busy enough to reach the
+    target, and only queueing there can. Where O_m suffices, s never passes m and nothing
+    changes.
     """
 
     name = "pop"
     meets_target = True
 
-    def __init__(self, pool, target, eta=DEFAULT_ETA, start=0.0, rng=None):
+    def __init__(self, pool, target, eta=DEFAULT_ETA, start=0.0, overflow=True, rng=None):
         super().__init__(pool, target)
         self.eta = float(eta)
         if not (math.isfinite(self.eta) and self.eta > 0):
@@ -163,25 +168,33 @@ class POP(_PriorityJIQ):
         orders, self.breakpoints = priority_orders(pool.mean_service, self.gains)
         self.orders = orders
         self.m = len(orders) - 1
-        self.s = float(min(max(start, 0.0), self.m))
+        self.overflow = bool(overflow)
+        self.top = self.m + 1 if self.overflow else self.m
+        self.s = float(min(max(start, 0.0), self.top))
+        self._best = orders[-1][0]
         self._level = target.level
         self._g = self.gains.tolist()
         self._u = _Uniforms(rng)
 
     def choose(self, state):
         t = int(self.s)
-        if t < self.m and self._u() < self.s - t:
+        if t < self.top and self._u() < self.s - t:
             t += 1
-        server, k = self._serve(state, self.orders[t])
-        self.s = min(max(self.s + self.eta * (self._level - self._g[k]), 0.0), self.m)
+        if t > self.m:  # overflow stage: queue at the best type rather than use a worse idle one
+            k = self._best
+            self.chosen[k] += 1
+            server = state.shortest_queue(k)
+        else:
+            server, k = self._serve(state, self.orders[t])
+        self.s = min(max(self.s + self.eta * (self._level - self._g[k]), 0.0), self.top)
         return server
 
     def snapshot(self):
         return {**super().snapshot(), "s": self.s}
 
     def describe(self):
-        return {**super().describe(), "eta": self.eta, "orders": [list(o) for o in self.orders],
-                "breakpoints": list(self.breakpoints)}
+        return {**super().describe(), "eta": self.eta, "overflow": self.overflow,
+                "orders": [list(o) for o in self.orders], "breakpoints": list(self.breakpoints)}
 
 
 class FixedPriority(_PriorityJIQ):
@@ -264,7 +277,8 @@ def make_policy(name, pool, target, load=None, rng=None, **options):
     """The policy called ``name`` (see ``POLICIES``) for this pool and target.
 
     ``load`` (λ, jobs/s) is needed by the LP-routed policies (``rjiq``, ``random-lp``) only.
-    Options: ``headroom`` (rjiq, random-lp), ``fallback`` (rjiq), ``eta`` and ``start`` (pop).
+    Options: ``headroom`` (rjiq, random-lp), ``fallback`` (rjiq), ``eta``, ``start`` and
+    ``overflow`` (pop).
     """
     if name.startswith("single:"):
         variant = name.split(":", 1)[1]
@@ -273,7 +287,7 @@ def make_policy(name, pool, target, load=None, rng=None, **options):
                                 f"{', '.join(pool.names)}")
     elif name not in POLICIES:
         raise UnknownPolicy(f"unknown policy {name!r}: choose one of {', '.join(POLICIES)}")
-    allowed = {"rjiq": {"headroom", "fallback"}, "random-lp": {"headroom"}, "pop": {"eta", "start"}}
+    allowed = {"rjiq": {"headroom", "fallback"}, "random-lp": {"headroom"}, "pop": {"eta", "start", "overflow"}}
     extra = set(options) - allowed.get(name, set())
     if extra:
         raise RoutingError(f"policy {name} takes no option {', '.join(sorted(extra))}")
