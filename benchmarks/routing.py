@@ -205,26 +205,36 @@ def tail_quality_target(jobs, n=100):
     return q, full / pool.total_capacity, rows
 
 
-def simulator_cost(jobs):
-    """Jobs simulated per second: heap engine at n = 10 and 1,000 per type, SimPy at 10."""
+def _best_of(repeats, fn):
+    """The shortest of ``repeats`` timings: other jobs on the machine only ever add time."""
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def simulator_cost(jobs, repeats=3):
+    """Jobs simulated per second: heap engine and SimPy at n = 10 and 1,000 per type."""
     target = R.Target(A_STAR)
     rows = []
     base = None
     for engine, n in (("heap", 10), ("heap", 1000), ("simpy", 10), ("simpy", 1000)):
         pool = prototype(n)
         lam = 0.45 * pool.total_capacity
-        m = jobs if engine == "heap" else jobs // 4
-        policy = R.make_policy("pop", pool, target, rng=1)
-        t0 = time.perf_counter()
-        R.simulate(pool, policy, lam, m, rng=2, engine=engine)
-        rate = m / (time.perf_counter() - t0)
+        m = jobs // 2 if engine == "heap" else jobs // 8
+
+        def once():
+            R.simulate(pool, R.make_policy("pop", pool, target, rng=1), lam, m, rng=2, engine=engine)
+        rate = m / _best_of(repeats, once)
         base = base or rate
         rows.append((engine, n, 3 * n, f"{rate:,.0f}", f"{rate / base:.2f}"))
         print(rows[-1], flush=True)
     return rows
 
 
-def decision_cost(decisions=200000):
+def decision_cost(decisions=100000, repeats=3):
     """Microseconds per choose() + assign() + release() on a half-busy pool of 3,000 servers."""
     pool = prototype(1000)
     target = R.Target(A_STAR)
@@ -236,12 +246,13 @@ def decision_cost(decisions=200000):
         rng = np.random.default_rng(4)
         for s in rng.choice(state.servers, state.servers // 2, replace=False):
             state.assign(int(s))
-        t0 = time.perf_counter()
-        for _ in range(decisions):
-            s = policy.choose(state)
-            state.assign(s)
-            state.release(s)
-        rows.append((name, f"{(time.perf_counter() - t0) / decisions * 1e6:.2f}"))
+
+        def once():
+            for _ in range(decisions):
+                s = policy.choose(state)
+                state.assign(s)
+                state.release(s)
+        rows.append((name, f"{_best_of(repeats, once) / decisions * 1e6:.2f}"))
         print(rows[-1], flush=True)
     return rows
 
@@ -282,13 +293,15 @@ def part_a_simulation(args):
     calib = batch_means_calibration(40 if args.quick else 100)
     summary_rows = []
     for n, (full, per_policy) in curves.items():
-        pool = prototype(n)
         for p in ("rjiq", "pop"):
-            ratios = [s.mean_sojourn / s.lp_mean_latency for s in per_policy[p] if s is not None]
-            misses = sum(1 for s in per_policy[p] if s is not None and not s.accuracy["met"])
-            planned = min(s.planned_gain for s in per_policy[p] if s is not None)
-            summary_rows.append((n, p, f"{min(ratios):.3f}", f"{np.median(ratios):.3f}",
-                                 f"{max(ratios):.3f}", f"{planned:.4f}", misses))
+            pts = [(f, x) for f, x in zip(fractions, per_policy[p]) if x is not None]
+            body_r = [x.mean_sojourn / x.lp_mean_latency for f, x in pts if f <= 0.9 + 1e-9]
+            edge = [x.mean_sojourn / x.lp_mean_latency for f, x in pts if f > 0.9 + 1e-9]
+            misses = sum(1 for _, x in pts if not x.accuracy["met"])
+            planned = min(x.planned_gain for _, x in pts)
+            summary_rows.append((n, p, f"{min(body_r):.3f}", f"{np.median(body_r):.3f}",
+                                 f"{max(body_r):.3f}", f"{edge[-1]:.3f}" if edge else "—",
+                                 f"{planned:.4f}", misses))
     headers = ("load", "λ (/s)", "T_LP-LB") + tuple(SHORT.get(p, p) for p in POLICIES)
     body = [f"Machine: {machine_line()}; other engineers' jobs shared its 2 cores, which affects "
             f"only the timing rows. {jobs:,} Poisson arrivals per point, the first 10% dropped "
@@ -302,10 +315,11 @@ def part_a_simulation(args):
     for n, rows, secs in sections:
         body += [f"**n = {n} per type ({3 * n} servers)**, {secs:.0f} s of simulation:", "",
                  table(headers, rows), ""]
-    body += ["**R-JIQ and POP against the bound** (ratio of mean latency to T_LP-LB over the loads; "
-             "lowest planned accuracy, i.e. the mean a_k of the types chosen):", "",
-             table(("n per type", "policy", "min", "median", "max", "lowest planned accuracy",
-                    "accuracy misses"), summary_rows), ""]
+    body += ["**R-JIQ and POP against the bound** (ratio of mean latency to T_LP-LB over the loads "
+             "up to 90%, and at 95%; lowest planned accuracy, i.e. the mean a_k of the types "
+             "chosen, over all loads; points the check calls a miss):", "",
+             table(("n per type", "policy", "min ≤ 90%", "median ≤ 90%", "max ≤ 90%", "at 95%",
+                    "lowest planned accuracy", "accuracy misses"), summary_rows), ""]
     body += ["**variants.md §A prototype figures**, reproduced (n = 30 / 120 / 480 in all; load as "
              "a share of capacity; ± one batch-means standard error):", "",
              table(("load", "policy", "T_LP-LB", "mean T, ours", "mean T, variants.md",
@@ -323,17 +337,41 @@ def part_a_simulation(args):
              "sojourn, waiting included, is ≤ τ.", "",
              table(("load", "policy", "T_LP-LB", "mean T", "planned q", "realised TQ", "met",
                     "accuracy", "shares"), tq_rows), ""]
-    body += ["**Simulator cost** (jobs simulated per second, POP at load 0.45; ratio to the heap "
-             "engine at n = 10 in the same run; SimPy runs the same model and gives identical "
+    body += ["**Simulator cost** (jobs simulated per second, POP at load 0.45, best of 3; ratio to "
+             "the heap engine at n = 10 in the same run; SimPy runs the same model and gives identical "
              "per-job times, tests/test_routing_sim.py):", "",
              table(("engine", "n per type", "servers", "jobs/s", "ratio"), cost), "",
              "**Decision cost** on 3,000 servers, half busy (µs per choose + assign + release, "
-             "Python):", "", table(("policy", "µs"), decide), ""]
+             "Python, best of 3):", "", table(("policy", "µs"), decide), ""]
     body += ["**Calibration of the batch-means interval** (20 batches, t quantile) for the M/M/c "
              "mean wait against Erlang C, nominal 90%:", "",
              table(("c", "ρ", "jobs", "runs", "coverage", "95% band of a correct 90%"), calib), ""]
+    body += ["**Where this differs from the paper's claims, and why.** " + differences(summary_rows), ""]
     body.append(f"Total {time.perf_counter() - t_start:.0f} s.")
     return "\n".join(body), summary_rows
+
+
+def differences(summary_rows):
+    """The paper's two claims held against this run's ratios (text with the measured figures)."""
+    by = {(r[0], r[1]): r for r in summary_rows}
+    sizes = sorted({n for n, _ in by})
+
+    def span(p):
+        return "; ".join(f"n = {n}: {by[n, p][2]}–{by[n, p][4]}× up to 90% load, {by[n, p][5]}× at 95%"
+                         for n in sizes)
+
+    low = min(float(by[n, "pop"][6]) for n in sizes)
+    return (f"R-JIQ approaches the bound as n grows ({span('rjiq')}), as the paper says, but at "
+            "small n it is far from it even with 5% headroom: a job drawn for a type whose "
+            "servers are all busy waits behind one random server. POP (our reading, with our "
+            f"overflow stage) stays within a few percent of the bound without λ up to 90% of the "
+            f"accuracy-feasible load at every n ({span('pop')}); its lowest chosen accuracy over "
+            f"all points is {low:.4f}. At 95% with n = 10 per type POP reaches a* only by queueing "
+            "at the accurate type, and its latency rises far above the bound (without the "
+            "overflow stage it stays near the bound but misses a*, see the overflow table): the "
+            "LP's feasible load is a fluid limit that a finite pool reaches only with long "
+            "queues. jsq and fastest-idle run at half the bound because they ignore accuracy. "
+            "The paper's POP rule is not public; these figures are for our reconstruction.")
 
 
 # Each part: its RESULTS.md section title and the function that measures it and writes the body.

@@ -219,3 +219,10 @@ def test_pop_overflow_stage_reaches_the_target_near_the_feasible_load():
     assert plain.planned_gain < TARGET - 0.002 and plain.policy_state["s"] <= 3.0
     assert over.planned_gain > TARGET - 0.001 and over.accuracy["met"]
     assert over.mean_sojourn > plain.mean_sojourn
+
+
+def test_a_policy_for_other_server_counts_is_refused():
+    pol = R.make_policy("pop", pool(2), R.Target(TARGET))
+    with pytest.raises(R.RoutingError, match="another pool"):
+        R.simulate(pool(3), pol, 1.0, 1000)
+    R.simulate(pool(2), pol, 1.0, 1000)  # an equal pool built again is the same pool

@@ -63,8 +63,11 @@ def _check(pool, policy, load, jobs, warmup):
         raise RoutingError(f"jobs must be an integer ≥ {2 * DEFAULT_BATCHES}, got {jobs!r}")
     if not (0.0 <= warmup < 1.0):
         raise RoutingError(f"warm-up must be a fraction in [0, 1), got {warmup!r}")
-    if policy.pool is not pool and policy.pool.names != pool.names:
-        raise RoutingError("the policy was made for another pool")
+    other = policy.pool
+    if other is not pool and not (other.names == pool.names and np.array_equal(other.servers, pool.servers)
+                                  and np.array_equal(other.mean_service, pool.mean_service)
+                                  and np.array_equal(other.accuracy, pool.accuracy)):
+        raise RoutingError("the policy was made for another pool: make it with make_policy(name, pool, ...)")
     return load, int(jobs)
 
 
