@@ -13,6 +13,8 @@ the same room (:mod:`._load`). Times are seconds, loads queries per second.
 
 from ._errors import (CapacityError, MissingProfileError, PlanningError, ProfileError,
                       SLOInfeasibleError)
+from ._load import (LOAD_PATTERNS, PREDICTORS, AdaptStep, Decision, LoadPattern, LoadPredictor,
+                    PolicyState, ReplanPolicy, adaptation_schedule, ewma, load_pattern)
 from ._objectives import (IPA_TASKS, InfAdapterObjective, IPAObjective, TailQualityObjective,
                           rank_normalised)
 from ._pipeline import plan_pipeline
@@ -22,6 +24,8 @@ from ._profiles import CapacityPoint, ServiceSamples, VariantProfile
 from ._queueing import (AnalyticPredictor, Prediction, StageLoad, capacity_at_slo, erlang_c)
 
 __all__ = [
+    "AdaptStep", "Decision", "LOAD_PATTERNS", "LoadPattern", "LoadPredictor", "PREDICTORS",
+    "PolicyState", "ReplanPolicy", "adaptation_schedule", "ewma", "load_pattern",
     "AnalyticPredictor", "CapacityError", "CapacityPoint", "Constraint", "IPA_TASKS",
     "IPAObjective", "InfAdapterObjective", "MissingProfileError", "PLAN_FORMAT", "Plan",
     "PlanningError", "Prediction", "ProfileError", "SLOInfeasibleError", "ServiceSamples",

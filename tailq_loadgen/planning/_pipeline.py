@@ -211,22 +211,26 @@ def _combos(sizes, start, stop):
     return digits
 
 
-def _first_best(values_of, total):
-    """Index of the first combination within the tie tolerance of the best, two passes."""
+def _first_best(values_of, ranges):
+    """Index of the chosen combination: among those within the tie tolerance of the best, the
+    one with the fewest cores, then the first in lexicographic order. ``values_of(a, b)``
+    returns (objective, cores, first combination index) for one range; two passes."""
     best = -np.inf
-    for start in range(0, total, CHUNK):
-        v = values_of(start, min(total, start + CHUNK))
-        if v.size:
-            best = max(best, float(v.max()))
+    for a, b in ranges:
+        v, _, _ = values_of(a, b)
+        best = max(best, float(v.max(initial=-np.inf)))
     if not np.isfinite(best):
-        return None, best
+        return None
     tol = _milp.tie_tolerance(best)
-    for start in range(0, total, CHUNK):
-        v = values_of(start, min(total, start + CHUNK))
+    pick = None
+    for a, b in ranges:
+        v, cores, first = values_of(a, b)
         hit = np.flatnonzero(v >= best - tol)
         if hit.size:
-            return start + int(hit[0]), best
-    return None, best  # not reached
+            j = hit[np.argmin(cores[hit])]          # argmin keeps the first of equal cores
+            if pick is None or cores[j] < pick[0]:
+                pick = (int(cores[j]), first + int(j))
+    return pick[1]
 
 
 def _enumerate_ipa(problem, options):
@@ -263,10 +267,10 @@ def _enumerate_ipa(problem, options):
         ok = total_lat <= sla
         if problem.max_cores is not None:
             ok &= total_cores <= problem.max_cores
-        return np.where(ok, val, -np.inf)
+        return np.where(ok, val, -np.inf), total_cores, start
 
     total = math.prod(sizes)
-    i, _ = _first_best(values_of, total)
+    i = _first_best(values_of, [(a, min(total, a + CHUNK)) for a in range(0, total, CHUNK)])
     if i is None:
         return None, total
     d = _combos(sizes, i, i + 1)[0]
@@ -318,20 +322,12 @@ def _enumerate_tq(problem, options):
         val = acc * on_time - ob.cost_weight * total_cores / norm
         if problem.max_cores is not None:
             val = np.where(total_cores <= problem.max_cores, val, -np.inf)
-        return val
+        return val, total_cores, p0 * last
 
-    best = -np.inf
-    for p0 in range(0, n_prefix, step):
-        best = max(best, float(values_of(p0, min(n_prefix, p0 + step)).max(initial=-np.inf)))
     total = n_prefix * last
-    if not np.isfinite(best):
+    i = _first_best(values_of, [(p0, min(n_prefix, p0 + step)) for p0 in range(0, n_prefix, step)])
+    if i is None:
         return None, total
-    tol = _milp.tie_tolerance(best)
-    for p0 in range(0, n_prefix, step):
-        hit = np.flatnonzero(values_of(p0, min(n_prefix, p0 + step)) >= best - tol)
-        if hit.size:
-            i = p0 * last + int(hit[0])
-            break
     d = _combos(sizes, i, i + 1)[0]
     return [options[s][d[s]] for s in range(len(sizes))], total
 
@@ -370,7 +366,9 @@ def _milp_ipa(problem):
                 wc = [w[i] for i, c in enumerate(combos) if c[s] == v]
                 zc = [z[s][i] for i, o in enumerate(opts) if o.variant == v]
                 m.add_row(wc + zc, [1.0] * len(wc) + [-1.0] * len(zc), 0.0, 0.0)
-    ties = []
+    t = np.zeros(m.n_vars)
+    t[nf] = [o.threads for o in flat]
+    ties = [t]                               # fewest cores, then stage by stage in canonical order
     for s, opts in enumerate(problem.options):
         t = np.zeros(m.n_vars)
         t[z[s]] = np.arange(len(opts))

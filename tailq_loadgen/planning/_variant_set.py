@@ -201,12 +201,17 @@ class _Scorer:
 
 
 def _enumerate(scorer, idx):
-    """The first candidate (in lexicographic order) within the tie tolerance of the best."""
+    """The chosen candidate: among those within the tie tolerance of the best, the fewest
+    cores, then variant by variant in the given order a variant used (fewer cores first)
+    before one left out."""
     values = np.concatenate([scorer.values(idx[s:s + CHUNK]) for s in range(0, len(idx), CHUNK)])
     best = float(values.max(initial=-np.inf))
     if not np.isfinite(best):
         return None
-    return idx[int(np.flatnonzero(values >= best - _milp.tie_tolerance(best))[0])]
+    tied = idx[values >= best - _milp.tie_tolerance(best)]
+    rank = np.where(tied == 0, tied.max(initial=0) + len(scorer.cores), tied)  # unused ranks last
+    keys = [rank[:, m] for m in range(rank.shape[1] - 1, -1, -1)] + [scorer.cores[tied].sum(axis=1)]
+    return tied[np.lexsort(keys)[0]]
 
 
 def _solve_milp(variants, choices, qps, budget, objective, max_variants):
@@ -233,10 +238,12 @@ def _solve_milp(variants, choices, qps, budget, objective, max_variants):
     cost[x] = [v.profile.accuracy / qps for v in variants]
     cost[y.ravel()] = -objective.alpha * np.tile(choices, K) / budget
     cost[lc] = -objective.beta
-    ties = []
+    t = np.zeros(m.n_vars)
+    t[y.ravel()] = np.tile(choices, K)
+    ties = [t]                  # fewest cores, then per variant: used (fewer cores first) before unused
     for k in range(K):
         t = np.zeros(m.n_vars)
-        t[y[k]] = np.arange(1, C + 1)
+        t[y[k]] = np.arange(1, C + 1) - (C + 1)
         ties.append(t)
     solves = 0
     for _ in range(64):
