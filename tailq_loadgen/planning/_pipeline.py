@@ -156,14 +156,14 @@ def _diagnose(problem, options):
             raise CapacityError(
                 f"load {problem.qps:.6g} QPS is above the capacity of stage "
                 f"{problem.stages[si]!r} within {limit} (at most {cap:.6g} QPS, "
-                f"{best.profile.name} at batch {best.batch}); lower --qps or allow more cores")
+                f"{best.profile.name} at batch {best.batch}); lower the load or allow more cores")
     if not is_tq:
         fastest = [min(opts, key=lambda o: o.latency) for opts in options]
         if sum(o.latency for o in fastest) > sla:
             raise CapacityError(
                 f"load {problem.qps:.6g} QPS: no configuration that carries it meets SLO "
                 f"{problem.slo_s * 1e3:.4g} ms (the fastest that carries it needs "
-                f"{sum(o.latency for o in fastest) * 1e3:.4g} ms); lower --qps or raise the SLO")
+                f"{sum(o.latency for o in fastest) * 1e3:.4g} ms); lower the load or raise the SLO")
     if budget is not None and sum(min(o.cores for o in opts) for opts in options) > budget:
         raise CapacityError(
             f"load {problem.qps:.6g} QPS needs at least "
@@ -520,6 +520,6 @@ def plan_pipeline(profiles, *, qps, slo_s, objective=None, stages=None, variants
     if chosen is None:
         raise CapacityError(f"no configuration meets SLO {slo_s * 1e3:.4g} ms at {qps:.6g} QPS"
                             + (f" within {max_cores} cores" if max_cores else "")
-                            + "; lower --qps, raise the SLO or allow more cores")
+                            + "; lower the load, raise the SLO or allow more cores")
     return _build_plan(problem, chosen, solver if not isinstance(objective, TailQualityObjective)
                        else "enumerate", t2 - t1, t1 - t0, candidates, predictor, notes)

@@ -341,7 +341,7 @@ def plan_variant_set(profiles, *, qps, slo_s, max_cores=20, objective=None, min_
         raise CapacityError(
             f"load {qps:.6g} QPS is above the capacity at SLO {slo_s * 1e3:.4g} ms of every "
             f"configuration within {budget} cores (at most {most:.6g} QPS with {headroom:.0%} "
-            "headroom); lower --qps or allow more cores")
+            "headroom); lower the load or allow more cores")
     scorer = _Scorer(vs, choices, qps, slo_s, budget, objective, split)
     value = float(scorer.values(row[None, :])[0])
     n, caps, x = (a[0] for a in scorer.parts(row[None, :]))
