@@ -59,7 +59,7 @@ def pipeline_instance(seed, stages=None, variants=None, batch_cap=None):
                 max_replicas=int(rng.choice([10, 100])), max_cores=max_cores)
 
 
-def variant_set_instance(seed, variants=None, budget=None):
+def variant_set_instance(seed, variants=None, budget=None, twins=True):
     """Keyword arguments for plan_variant_set (without objective and solver), drawn from ``seed``.
     Capacities are measured points (a noisy line in the cores), as LoadGen's FindPeakPerformance
     would give, so the instance does not depend on the predictor."""
@@ -77,7 +77,7 @@ def variant_set_instance(seed, variants=None, budget=None):
         profiles.append(P.VariantProfile(f"v{v}", [P.ServiceSamples(1, 1, _samples(rng, mean, 0.3, 32))],
                                          accuracy=acc, capacity=points,
                                          load_time_s=float(rng.uniform(1, 10))))
-    if k > 1 and rng.random() < 0.3:
+    if twins and k > 1 and rng.random() < 0.3:
         src = profiles[int(rng.integers(k))]
         profiles.append(P.VariantProfile(src.name + "-twin", src.service, accuracy=src.accuracy,
                                          capacity=src.capacity, load_time_s=src.load_time_s))

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from tailq_loadgen import planning as P
+from tailq_loadgen import UserError, planning as P
 from tailq_loadgen.planning import _latency
 
 
@@ -30,7 +30,8 @@ def _one_line(exc, *words):
     assert "\n" not in msg and msg
     for w in words:
         assert w in msg, (w, msg)
-    assert isinstance(exc.value, ValueError)
+    assert isinstance(exc.value, ValueError) and isinstance(exc.value, UserError)
+    assert exc.value.exit_code == 2
 
 
 def test_profiles_validate_and_freeze():
@@ -57,6 +58,10 @@ def test_profiles_validate_and_freeze():
     _one_line(e, "'v'", "differs")
     p = P.VariantProfile("v", [_svc(1, 0.01)], correct=[True, False, True, True])
     assert p.accuracy == 0.75
+    assert P.VariantProfile("v", [_svc(1, 0.01)], correct=[0.5, 1.0]).accuracy == 0.75
+    with pytest.raises(P.ProfileError) as e:
+        P.VariantProfile("v", [_svc(1, 0.01)], correct=[0.5, 2.0])
+    _one_line(e, "'v'", "[0, 1]")
     assert not p.correct.flags.writeable and not p.service[0].seconds.flags.writeable
     with pytest.raises(AttributeError):
         p.accuracy = 0.9

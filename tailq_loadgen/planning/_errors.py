@@ -1,8 +1,11 @@
 """Errors a user can cause when planning. Each is a ``ValueError`` whose message is one line
-that names the bad input and says what to do; the CLI maps them to exit code 2."""
+that names the bad input and says what to do, and a ``UserError``, which the CLI maps to that
+line and exit code 2 (as the routing room's errors are)."""
+
+from .._errors import UserError
 
 
-class PlanningError(ValueError):
+class PlanningError(UserError, ValueError):
     """Base class of every planning error."""
 
 

@@ -96,7 +96,8 @@ class VariantProfile:
     """One model variant of one pipeline stage.
 
     ``accuracy`` is the variant's quality with no time limit; give it, or give ``correct``
-    (one boolean per dataset sample) and it is their mean. ``load_time_s`` is the time to
+    (one score in [0, 1] per dataset sample: a boolean, or a fraction for metrics that give
+    partial credit) and it is their mean. ``load_time_s`` is the time to
     (re)load the variant, which InfAdapter's reload cost weighs.
     """
 
@@ -123,9 +124,12 @@ class VariantProfile:
         object.__setattr__(self, "service", tuple(sorted(service, key=lambda s: (s.threads, s.batch))))
         correct = None
         if self.correct is not None:
-            correct = _frozen_array(self.correct, bool, f"variant {self.name!r}: correct")
+            correct = _frozen_array(self.correct, np.float64, f"variant {self.name!r}: correct")
             if correct.size == 0:
                 raise ProfileError(f"variant {self.name!r}: correct is empty")
+            if not np.all((correct >= 0) & (correct <= 1)):
+                raise ProfileError(f"variant {self.name!r}: correct must hold per-sample scores "
+                                   "in [0, 1] (booleans or fractions)")
         object.__setattr__(self, "correct", correct)
         acc = self.accuracy
         if acc is None:
