@@ -59,7 +59,7 @@ def solver_section(quick=False):
     sizes = [(1, 4, 4), (2, 2, 2), (2, 4, 4), (2, 8, 4), (3, 4, 4), (3, 8, 4), (4, 4, 4)]
     if not quick:
         sizes += [(2, 8, 6), (3, 8, 6), (4, 8, 6), (6, 8, 6)]
-    rows = []
+    rows, ratios = [], []
     agree_total = compared_total = 0
     for stages, variants, batches in sizes:
         for accuracy in ("normalised", "pipeline"):
@@ -96,6 +96,7 @@ def solver_section(quick=False):
             compared_total += compared
             if t_milp:
                 mm, me = statistics.median(t_milp), statistics.median(t_enum)
+                ratios.append(mm / me)
                 rows.append((f"{stages} × {variants} × {batches}", accuracy, f"{agree}/{compared}",
                              f"{int(statistics.median(raw)):,}", f"{int(statistics.median(cands)):,}",
                              f"{mm * 1e3:.1f}", f"{me * 1e3:.1f}", f"{me / mm:.3f}",
@@ -127,6 +128,7 @@ def solver_section(quick=False):
         compared_total += compared
         if t_milp:
             mm, me = statistics.median(t_milp), statistics.median(t_enum)
+            ratios.append(mm / me)
             vrows.append((f"{variants} variants, B = {budget}", f"{agree}/{compared}",
                           f"{int(statistics.median(cands)):,}", f"{mm * 1e3:.1f}", f"{me * 1e3:.1f}",
                           f"{me / mm:.3f}", f"{statistics.median(t_tq) * 1e3:.0f}" if t_tq else "—"))
@@ -154,7 +156,14 @@ def solver_section(quick=False):
             "samples per variant, a real profile of thousands of samples costs up to ~30× more per "
             "candidate).\n\n"
             + table(("size", "agree", "core vectors", "MILP ms", "enumeration ms",
-                     "enumeration / MILP", "tq enumeration ms"), vrows))
+                     "enumeration / MILP", "tq enumeration ms"), vrows)
+            + f"\n\nEnumeration was faster than the MILP in {sum(r > 1 for r in ratios)} of "
+            f"{len(ratios)} rows (by {min(ratios):.0f}× to {max(ratios):.0f}×, medians per row). IPA "
+            "and InfAdapter solve with Gurobi; here the reduction of IPA mode to a multiple-choice "
+            "knapsack (n = ⌈λ/h⌉) with dominance pruning keeps exact enumeration small even for "
+            "a space of 1.2e10 combinations, and the MILP's time is mostly HiGHS's per-solve "
+            "overhead times the tie-break solves. The MILP keeps its role as the check of the "
+            "reduction (it chooses replicas itself and agrees).")
     write_section("Planner: MILP against enumeration (benchmarks/planner.py)", body)
 
 
