@@ -38,7 +38,7 @@ from ._latency import batch_profiles
 from ._objectives import InfAdapterObjective, TailQualityObjective
 from ._plan import Constraint, Plan, VariantChoice
 from ._profiles import group_by_stage
-from ._queueing import (SLO_BINS, AnalyticPredictor, Grid, StageLoad, capacity_at_slo,
+from ._queueing import (AnalyticPredictor, Grid, StageLoad, capacity_at_slo,
                         on_time_single, pmf_of_samples)
 from ._validate import fraction, int_set, positive, restrict, solver_name
 
