@@ -38,3 +38,4 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/capture_overhead.py
 	$(BIN)/python benchmarks/analysis_speed.py
 	$(BIN)/python benchmarks/tq_calibration.py
+	$(BIN)/python benchmarks/routing.py
