@@ -158,7 +158,9 @@ class CaptureSession:
                               batch_size=self.batch, workers=experiment.server_workers,
                               watchdog_timeout_s=experiment.watchdog_timeout_s,
                               cancel_grace_s=experiment.cancel_grace_s, on_stuck=self._on_stuck,
-                              log=log)
+                              log=log, scenario=scenario, max_in_flight=experiment.max_in_flight)
+        meta["dispatch"] = self.sut.dispatch_info()
+        records.write_metadata(out, meta)
         self.lg_sut = lg.ConstructFastSUT(self.sut.issue, self.sut.flush)
         self.lg_qsl = lg.ConstructQSL(total, perf_count, self.sut.load_samples,
                                       self.sut.unload_samples)
@@ -254,6 +256,7 @@ class CaptureSession:
         if self._closed:
             return
         self._closed = True
+        self.sut.close()
         lg.DestroyQSL(self.lg_qsl)
         lg.DestroySUT(self.lg_sut)
         aborted = self.sut.cancel_reason
@@ -326,6 +329,8 @@ def _finish_test(out, index, lg_dir, writer, trace, sut):
                                    trace_samples)
     info["join"] = report.as_dict()
     info["complete"] = sut.cancel_reason is None
+    if sut.server_statistics:
+        info["server_statistics"] = sut.server_statistics
     if sut.load_error:
         info["load_error"] = sut.load_error
     return info
