@@ -68,6 +68,9 @@ class CaptureSUT:
         if self._async is not None:
             self.threaded = False  # no worker threads of our own: the backend answers later
             self.max_in_flight = int(max_in_flight or DEFAULT_MAX_IN_FLIGHT)
+            setter = getattr(self._async, "set_max_in_flight", None)
+            if setter is not None:  # e.g. the HTTP backend opens one connection per request
+                setter(self.max_in_flight)
             if scenario == "MultiStream":  # the query's samples go out as concurrent requests
                 self.batch_size = max(1, math.ceil(self.batch_size / self.max_in_flight))
         self._waiting = collections.deque()
