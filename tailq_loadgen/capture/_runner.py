@@ -16,7 +16,7 @@ from .. import records
 from .._errors import RunAborted, UserError
 from ._settings import MODES, SCENARIOS, Experiment, build_test_settings, snapshot
 from ._sut import CaptureSUT
-from ._system import collect_system, collect_versions
+from ._system import collect_code, collect_system, collect_versions, prefetch
 
 _SEED_KEYS = ("qsl_rng_seed", "sample_index_rng_seed", "schedule_rng_seed")
 
@@ -93,6 +93,7 @@ class CaptureSession:
     def __init__(self, harness, *, scenario, out, first_mode=None, user_conf=None,
                  experiment=None, overrides=None, count=None, overwrite=False, log=print):
         self.experiment = experiment = experiment or Experiment()
+        prefetch()  # the system description's slow part runs while the backend loads
         if scenario not in SCENARIOS:
             raise UserError(f"--scenario {scenario!r}: unknown; choose one of {', '.join(SCENARIOS)}")
         self.harness, self.scenario, self.out, self.log = harness, scenario, out, log
@@ -122,6 +123,7 @@ class CaptureSession:
             "tailq_version": collect_versions()["tailq_loadgen"],
             "versions": collect_versions(),
             "system": collect_system(),
+            "code": collect_code(harness),
             "harness": describe,
             "backend": {"name": backend.name(), "version": backend.version()},
             "scenario": scenario,
