@@ -85,6 +85,14 @@ def test_arithmetic_and_verdicts():
     assert text.startswith("At 20ms: B is better in mean by 2.00 pp")
 
 
+def test_intervals_stay_inside_the_range_of_a_difference():
+    # three passes each, one far off: bootstrap-t alone would reach past ±100 pp
+    a, b = np.array([0.95, 0.96, 0.10]), np.array([0.90, 0.05, 0.93])
+    d = tq.system_difference(a, b, rng=3)
+    for stat in ("mean", "worst"):
+        assert -1 <= d[stat][0].low <= d[stat][0].estimate <= d[stat][0].high <= 1
+
+
 def test_constant_tail_quality_gives_a_point_interval():
     a, b = np.full(6, 0.9), np.full(8, 0.95)
     d = tq.system_difference(a, b)

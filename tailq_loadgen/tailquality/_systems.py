@@ -101,12 +101,14 @@ def _check(values, name):
     return v
 
 
-def system_difference(reference, other, *, level=0.95, n_boot=2000, worst_of=None, rng=0):
+def system_difference(reference, other, *, level=0.95, n_boot=2000, worst_of=None, rng=0,
+                      bounds=(-1.0, 1.0)):
     """Differences ``other − reference`` in mean and worst case, per threshold.
 
     ``reference``, ``other``: tail quality per threshold and pass, shape (T, R_ref) and
     (T, R_other) (1-D for a single threshold); pass counts may differ. ``worst_of``: the m of
     E[min of m passes] (default: the smaller pass count). ``rng``: int seed or Generator.
+    ``bounds``: the range a difference can take (tail quality in [0, 1]: (-1, 1)).
     Returns ``{"mean": [Difference per threshold], "worst": [...]}``.
     """
     a, b = _check(reference, "reference"), _check(other, "other")
@@ -140,7 +142,10 @@ def system_difference(reference, other, *, level=0.95, n_boot=2000, worst_of=Non
             else:
                 z = (boot[t][usable] - diff[t]) / boot_se[t][usable]
                 z_lo, z_hi = np.quantile(z, [q_lo, q_hi])
-                lo, hi = float(diff[t] - z_hi * se[t]), float(diff[t] - z_lo * se[t])
+                # tail quality lies in [0, 1], so a difference lies in [-1, 1]: bootstrap-t
+                # extrapolates past it with few passes, and clipping never loses coverage
+                lo = float(np.clip(diff[t] - z_hi * se[t], *bounds))
+                hi = float(np.clip(diff[t] - z_lo * se[t], *bounds))
             rows.append(Difference(stat, float(diff[t]), lo, hi, level, float(ea[t]), float(eb[t]),
                                    m if stat == "worst" else None))
         out[stat] = rows
