@@ -199,3 +199,21 @@ def test_default_dispatch_unchanged_for_in_process_backends(tmp_path):
     assert load_run(out).metadata["dispatch"] == {"mode": "inline", "max_in_flight": 1,
                                                   "request_batch_size": 32,
                                                   "max_in_flight_requested": 0}
+
+
+def test_synchronous_answers_and_failing_submits_do_not_recurse(tmp_path):
+    """A backend may answer inside submit; thousands of such answers must not nest calls."""
+    class Immediate(CallbackBackend):
+        def submit(self, indices, done):
+            if 3 in np.atleast_1d(indices).tolist():
+                raise RuntimeError("cannot send")
+            done(echo_output(indices), None, None)
+
+    out = str(tmp_path / "run")
+    n = 4000  # Offline, one sample per request: 4000 answers given inside submit
+    run_capture(_harness(Immediate(), n=n), scenario="Offline", passes=1, out=out,
+                experiment=Experiment(max_in_flight=2, warmup_queries=0, offline_batch_size=1),
+                **QUIET)
+    run = load_run(out)
+    assert len(run) == n and run.complete
+    assert run["sample_index"][run["status"] == "error"].tolist() == [3]

@@ -75,6 +75,7 @@ class CaptureSUT:
                 self.batch_size = max(1, math.ceil(self.batch_size / self.max_in_flight))
         self._waiting = collections.deque()
         self._lock = threading.Lock()
+        self._tls = threading.local()
         self._in_flight = 0
         self._generation = 0
         self.server_statistics = None
@@ -186,7 +187,20 @@ class CaptureSUT:
 
     # -- asynchronous dispatch (never raises: it runs in LoadGen's and the backend's threads) --
     def _pump(self):
-        """Send queued requests while fewer than ``max_in_flight`` are outstanding."""
+        """Send queued requests while fewer than ``max_in_flight`` are outstanding.
+
+        Not re-entered on one thread: an answer given synchronously inside ``submit`` (or a
+        ``submit`` that raises) lets this loop go on, instead of recursing once per request."""
+        tls = self._tls
+        if getattr(tls, "pumping", False):
+            return
+        tls.pumping = True
+        try:
+            self._pump_loop()
+        finally:
+            tls.pumping = False
+
+    def _pump_loop(self):
         while True:
             with self._lock:
                 if (self._in_flight >= self.max_in_flight or not self._waiting
