@@ -83,6 +83,10 @@ def test_arithmetic_and_verdicts():
     assert tq.system_difference(a, b, rng=1) == d
     text = tq.better_sentence("20ms", "A", "B", d["mean"][0], d["worst"][0])
     assert text.startswith("At 20ms: B is better in mean by 2.00 pp")
+    text = tq.better_sentence("20ms", "A", "B", d["mean"][0], d["worst"][0], passes=(a[0], b[0]))
+    assert text.endswith("every one of B's 12 passes beat every one of A's 12.")
+    assert tq.dominance([0.1, 0.5], [0.4, 0.6]) is None
+    assert tq.dominance([0.5, 0.6], [0.1, 0.4]) == "reference"
 
 
 def test_intervals_stay_inside_the_range_of_a_difference():

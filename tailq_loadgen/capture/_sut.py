@@ -207,7 +207,9 @@ class CaptureSUT:
                         or self.cancel_reason is not None):
                     return
                 key = self._waiting.popleft()
-                item = self._pending.get(key)
+                # pop, then put back with its start time: if the watchdog completed it in
+                # between, it is gone and stays gone (never completed twice)
+                item = self._pending.pop(key, None)
                 if item is None:
                     continue
                 self._in_flight += 1

@@ -115,15 +115,16 @@ class _V2Backend:
         """Check that a V2 server answers and serves the model; read its metadata."""
         client = self._make_client()
         where = f"--remote {self.url}"
+        t = self._timeout
         try:
-            live = client.is_server_live()
+            live = client.is_server_live(**t)
         except Exception as exc:  # noqa: BLE001 — refused, unreachable, not a V2 server
             raise UserError(f"{where}: no V2 inference server answers at {self.address} "
                             f"({_short(exc)}); start the server or correct --remote") from None
         if not live:
             raise UserError(f"{where}: the server at {self.address} says it is not live")
         try:
-            ready = client.is_model_ready(self.model, self.model_version)
+            ready = client.is_model_ready(self.model, self.model_version, **t)
         except Exception as exc:  # noqa: BLE001
             ready, why = False, _short(exc)
         else:
@@ -131,9 +132,9 @@ class _V2Backend:
         if not ready:
             raise UserError(f"{where}: the server at {self.address} does not serve model "
                             f"{self.model!r} ({why}); check the model name in --remote")
-        self.server = _plain(client.get_server_metadata(**self._json))
+        self.server = _plain(client.get_server_metadata(**self._json, **t))
         self.model_metadata = _plain(client.get_model_metadata(self.model, self.model_version,
-                                                               **self._json))
+                                                               **self._json, **t))
         meta = self.model_metadata
         if len(meta.get("inputs") or []) != 1 or not meta.get("outputs"):
             raise UserError(f"{where}: model {self.model!r} has {len(meta.get('inputs') or [])} "
@@ -165,7 +166,7 @@ class _V2Backend:
         """Cumulative V2 statistics for the model (Triton), flattened; None if unsupported."""
         try:
             raw = self._stats_client.get_inference_statistics(self.model, self.model_version,
-                                                              **self._json)
+                                                              **self._json, **self._timeout)
         except Exception:  # noqa: BLE001 — MLServer and KServe keep none
             return None
         return flatten_statistics(_plain(raw))
@@ -192,6 +193,10 @@ class V2GrpcBackend(_V2Backend):
 
     protocol = "grpc"
     _json = {"as_json": True}
+
+    @property
+    def _timeout(self):  # a host that drops packets must not hang the start (gRPC waits forever)
+        return {"client_timeout": self.connect_timeout_s}
 
     def _make_client(self):
         import tritonclient.grpc as grpcclient
@@ -253,6 +258,7 @@ class V2HttpBackend(_V2Backend):
 
     protocol = "http"
     _json = {}
+    _timeout = {}  # the HTTP client's own connection_timeout/network_timeout apply
 
     def __init__(self, url, **kw):
         super().__init__(url, **kw)

@@ -152,8 +152,21 @@ def system_difference(reference, other, *, level=0.95, n_boot=2000, worst_of=Non
     return out
 
 
-def better_sentence(label, name_ref, name_other, mean, worst, unit="pp", scale=100.0):
-    """One plain sentence: which system is better at this threshold, and by how much."""
+def dominance(reference, other):
+    """"other" when every pass of ``other`` beat every pass of ``reference``, "reference" for
+    the reverse, else None: a plain description of the passes, no inference."""
+    a, b = np.asarray(reference, dtype=float), np.asarray(other, dtype=float)
+    if b.min() > a.max():
+        return "other"
+    if a.min() > b.max():
+        return "reference"
+    return None
+
+
+def better_sentence(label, name_ref, name_other, mean, worst, unit="pp", scale=100.0,
+                    passes=None):
+    """One plain sentence: which system is better at this threshold, and by how much.
+    ``passes``: (reference passes, other passes), to say when one system won every pass."""
     def part(d, what):
         if d.verdict == "unclear":
             return (f"no clear difference in {what} ({d.estimate * scale:+.2f} {unit}, "
@@ -163,5 +176,12 @@ def better_sentence(label, name_ref, name_other, mean, worst, unit="pp", scale=1
                 f"({d.level:.0%} CI {d.low * scale:+.2f} to {d.high * scale:+.2f}, "
                 f"{name_other} − {name_ref})")
 
-    return (f"At {label}: {part(mean, 'mean')}; "
-            f"{part(worst, f'worst case (expected worst of {worst.worst_of} passes)')}.")
+    text = (f"At {label}: {part(mean, 'mean')}; "
+            f"{part(worst, f'worst case (expected worst of {worst.worst_of} passes)')}")
+    if passes is not None:
+        who = dominance(*passes)
+        if who is not None:
+            win, lose = (name_other, name_ref) if who == "other" else (name_ref, name_other)
+            text += (f"; every one of {win}'s {len(passes[who == 'other'])} passes beat every "
+                     f"one of {lose}'s {len(passes[who != 'other'])}")
+    return text + "."

@@ -131,7 +131,8 @@ def compare_systems(run_dirs, *, thresholds="p90,p99", names=None, force=False, 
             versus.append({"reference": names[0], "other": names[j], "mean": mean.as_dict(),
                            "worst": worst.as_dict(),
                            "sentence": tailquality.better_sentence(
-                               _where(thr, thetas_per, t, names), names[0], names[j], mean, worst)})
+                               _where(thr, thetas_per, t, names), names[0], names[j], mean, worst,
+                               passes=(tq_per[0][t], tq_per[j][t]))})
         rows.append({"label": thr.label, "kind": thr.kind, "systems": systems, "versus": versus})
     descriptions = [describe_system(r.metadata) for r in runs]
     warnings = []
