@@ -18,6 +18,8 @@ import sys
 import tempfile
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, HERE)
+from benchmarks._results import machine_line, table, write_section  # noqa: E402
 QUERIES = {"SingleStream": 40000, "Offline": 400000}
 
 _CHILD = r"""
@@ -56,6 +58,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--baseline", required=True, help="source tree to compare against")
     ap.add_argument("--rounds", type=int, default=4)
+    ap.add_argument("--write", default=None, metavar="LABEL",
+                    help="write a RESULTS.md section named after LABEL (e.g. 'issue 14 vs main')")
     args = ap.parse_args()
     trees = {"baseline": os.path.abspath(args.baseline), "this tree": HERE}
     ratios = {k: [] for k in trees}
@@ -65,10 +69,25 @@ def main():
             print(f"round {r + 1} {name}: " + ", ".join(f"{k} {v:.3f}" for k, v in ratios[name][-1].items()),
                   flush=True)
     print("\nplugin throughput / bare LoadGen, median over rounds:")
+    rows = []
     for key in ratios["baseline"][0]:
         b = statistics.median(x[key] for x in ratios["baseline"])
         t = statistics.median(x[key] for x in ratios["this tree"])
+        spread = max(x[key] for x in ratios["baseline"]) / min(x[key] for x in ratios["baseline"]) - 1
+        rows.append((key, f"{b:.3f}", f"{t:.3f}", f"{t / b - 1:+.1%}", f"{spread:.0%}"))
         print(f"{key:<24} baseline {b:.3f}  this tree {t:.3f}  change {t / b - 1:+.1%}")
+    if args.write:
+        write_section(f"Capture overhead before/after (benchmarks/overhead_ab.py) — {args.write}",
+                      f"Machine: {machine_line()}; load average at the end "
+                      f"{os.getloadavg()[0]:.1f} (other engineers' work shared the 2 cores). "
+                      f"Null backend, PerformanceOnly; each of {args.rounds} alternating rounds "
+                      "measures bare LoadGen and the plugin in one process; the figure is the "
+                      "plugin's throughput as a ratio to bare LoadGen, median over rounds.\n\n"
+                      + table(("scenario, trace", "baseline ratio", "this tree ratio", "change",
+                               "baseline spread over rounds (max/min − 1)"), rows)
+                      + "\n\nA change much smaller than the spread over rounds is not a measured "
+                        "difference. (Ratios above 1: bare LoadGen here keeps LoadGen's default "
+                        "trace, the plugin with trace off does not.)")
 
 
 if __name__ == "__main__":
