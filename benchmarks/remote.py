@@ -205,7 +205,7 @@ def main():
           "(JSON tensors over HTTP; protobuf over gRPC), MLServer's request handling and the "
           "client's own threads — on 2 shared cores all of it competes with the model for the "
           "CPU.\n\n"
-        + f"### Worked comparison: in-process vs MLServer (gRPC)\n\n"
+        + "### Worked comparison: in-process vs MLServer (gRPC)\n\n"
         + f"`digits-onnx`, Server scenario at {qps:g} queries/s, {passes} AccuracyOnly passes "
           "each (every sample once per pass), 4 requests in flight; `tailq compare-systems` with "
           "common deadlines 0.5/1/2 ms and each system's own p90/p99; intervals are 95% "
