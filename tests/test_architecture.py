@@ -15,7 +15,8 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 FRAMEWORKS = {"torch", "tensorflow", "keras", "onnxruntime", "onnx", "sentence_transformers",
-              "transformers", "jax", "tritonclient"}
+              "transformers", "jax"}
+REMOTE = {"tritonclient", "grpc", "mlserver"}  # the V2 client lives in capture only
 FILES = {"os", "io", "pathlib", "shutil", "json", "csv", "pickle", "glob", "tempfile", "yaml",
          "pyarrow", "sqlite3", "zipfile", "tarfile", "gzip"}
 PKG = "tailq_loadgen"
@@ -28,23 +29,23 @@ def _pkg(*names):
 
 
 # Pure statistics rooms: NumPy and SciPy only — no files, LoadGen, CLI, plots (design.md).
-PURE = FRAMEWORKS | FILES | {"mlperf_loadgen", "matplotlib", "argparse", "subprocess", "socket",
-                             "simpy_io"} | _pkg("records", "capture", "cli", "workflow", "report",
-                                                "harnesses")
+PURE = FRAMEWORKS | FILES | REMOTE | {"mlperf_loadgen", "matplotlib", "argparse", "subprocess",
+                                      "socket"} | _pkg("records", "capture", "cli", "workflow",
+                                                       "report", "harnesses")
 RULES = {
     "capture": FRAMEWORKS | {"scipy", "matplotlib"} | _pkg("harnesses", "tailquality", "report",
                                                            "workflow", "cli", "routing", "planning"),
-    "records": FRAMEWORKS | {"mlperf_loadgen", "scipy", "matplotlib"}
+    "records": FRAMEWORKS | REMOTE | {"mlperf_loadgen", "scipy", "matplotlib"}
     | _pkg("harnesses", "tailquality", "capture", "workflow", "report", "cli", "routing", "planning"),
     "tailquality": PURE | _pkg("metrics", "routing", "planning"),
     "metrics": PURE | _pkg("tailquality", "routing", "planning"),
     "routing": PURE | _pkg("planning"),
     "planning": PURE,
     # a harness is built only from the command line (the CLI), never from what a run stores
-    "workflow": FRAMEWORKS | {"matplotlib", "argparse"} | _pkg("cli", "harnesses", "report._html",
-                                                              "report._plots"),
-    "report": FRAMEWORKS | {"mlperf_loadgen"} | _pkg("capture", "harnesses", "cli", "workflow"),
-    "cli": FRAMEWORKS | {"mlperf_loadgen", "numpy", "scipy", "pyarrow", "matplotlib"}
+    "workflow": FRAMEWORKS | REMOTE | {"matplotlib", "argparse"}
+    | _pkg("cli", "harnesses", "report._html", "report._plots"),
+    "report": FRAMEWORKS | REMOTE | {"mlperf_loadgen"} | _pkg("capture", "harnesses", "cli", "workflow"),
+    "cli": FRAMEWORKS | REMOTE | {"mlperf_loadgen", "numpy", "scipy", "pyarrow", "matplotlib"}
     | _pkg("tailquality._model"),
     "harnesses": {"mlperf_loadgen", "scipy"} | _pkg("capture", "tailquality", "records", "workflow",
                                                     "cli", "report"),
@@ -180,19 +181,25 @@ def test_a_planted_forbidden_import_is_caught(tmp_path, room, file, line, needle
 
 def test_a_planted_room_is_caught(tmp_path):
     dst = _copy(tmp_path)
-    (dst / PKG / "routing").mkdir()
-    (dst / PKG / "routing" / "__init__.py").write_text("import os\nfrom .. import records\n")
+    (dst / PKG / "routing" / "_planted.py").write_text("import os\nfrom .. import records\n")
     bad = violations(dst)
-    assert any("routing/__init__.py imports os" in b for b in bad)
-    assert any("imports tailq_loadgen.records" in b for b in bad)
+    assert any("routing/_planted.py imports os" in b for b in bad)
+    assert any("_planted.py imports tailq_loadgen.records" in b for b in bad)
+
+
+def test_simpy_only_inside_the_routing_engine_that_uses_it():
+    users = sorted(str(p.relative_to(ROOT)) for p in (ROOT / PKG).rglob("*.py")
+                   if any(n == "simpy" or (n or "").startswith("simpy.") for n in imports(ROOT, p)))
+    assert users == ["tailq_loadgen/routing/_simpy_engine.py"]
 
 
 def test_package_import_loads_no_framework_or_loadgen():
     import subprocess
     import sys
-    code = ("import sys, tailq_loadgen, tailq_loadgen.cli, tailq_loadgen.harnesses; "
+    code = ("import sys, tailq_loadgen, tailq_loadgen.cli, tailq_loadgen.harnesses, "
+            "tailq_loadgen.routing; "
             "print(sorted(m for m in ('torch', 'tensorflow', 'onnxruntime', 'mlperf_loadgen', "
-            "'matplotlib') if m in sys.modules))")
+            "'matplotlib', 'simpy', 'tritonclient') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 

@@ -276,15 +276,16 @@ def test_unstorable_outputs_become_error_rows(tmp_path, kind, scenario):
 
 def test_the_writer_itself_turns_unstorable_chunks_into_error_rows(tmp_path):
     w = records.PassWriter(str(tmp_path / "segs"), 0, seconds_per_segment=60)
-    w.add((1, 0, 0, 0, 1, 2, 3, "ok", None, np.float32([1.0])))
-    w.add((1, 1, 1, 1, 1, 2, 3, "ok", None, np.array([object()], dtype=object)))
-    w.add((2, 2, 2, [2, 3], 1, 2, 3, "ok", None, [np.float32([2.0]), None]))
+    w.add((1, 0, 0, 0, 1, 2, 3, "ok", None, np.float32([1.0]), None))
+    w.add((1, 1, 1, 1, 1, 2, 3, "ok", None, np.array([object()], dtype=object), None))
+    w.add((2, 2, 2, [2, 3], 1, 2, 3, "ok", None, [np.float32([2.0]), None], (5, 6)))
     w.close()
     t = records.build_table  # noqa: F841 — the segment holds every row, by name
     import pyarrow.parquet as pq
 
     table = pq.read_table(os.path.join(tmp_path, "segs", "seg-00000.parquet"))
     assert table.column("status").to_pylist() == ["ok", "error", "error", "error"]
+    assert table.column("server_compute_ns").to_pylist() == [None, None, 6, 6]
     assert w.unstorable == 3 and w.rows_written == 4
 
 

@@ -34,13 +34,13 @@ def test_a_key_is_one_declaration(monkeypatch):
 
     monkeypatch.setattr(m, "KEYS", dict(m.KEYS))
     monkeypatch.setattr(m, "_CHILDREN", {k: dict(v) for k, v in m._CHILDREN.items()})
-    m.declare("system.cpu_freq_mhz", m.Nullable(m.Float(0)), "CPU frequency (MHz)")
+    m.declare("system.tdp_watts", m.Nullable(m.Float(0)), "thermal design power (W)")
     meta = json.load(open(os.path.join(V1, "imported", "metadata.json")))
     meta = records._migrate.migrate(meta, {"correctness.parquet"}, 2)
-    meta["system"]["cpu_freq_mhz"] = 2450.0
+    meta["system"]["tdp_watts"] = 280.0
     validate(meta)
-    meta["system"]["cpu_freq_mhz"] = "fast"
-    with pytest.raises(MetadataError, match="system.cpu_freq_mhz: must be a number"):
+    meta["system"]["tdp_watts"] = "hot"
+    with pytest.raises(MetadataError, match="system.tdp_watts: must be a number"):
         validate(meta)
 
 

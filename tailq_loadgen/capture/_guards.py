@@ -178,3 +178,6 @@ def check_experiment(experiment):
     need("offline_batch_size", lambda v: v == int(v) and 1 <= v <= 2**20, "must be a whole number ≥ 1")
     need("server_workers", lambda v: v == int(v) and 1 <= v <= 1024, "must be a whole number in [1, 1024]")
     need("warmup_queries", lambda v: v == int(v) and 0 <= v <= 10**6, "must be a whole number ≥ 0")
+    if hasattr(experiment, "max_in_flight"):
+        need("max_in_flight", lambda v: v == int(v) and 0 <= v <= 4096,
+             "must be a whole number in [0, 4096] (0: the backend's default)")

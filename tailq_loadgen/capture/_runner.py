@@ -17,7 +17,7 @@ from . import _guards
 from ._settings import (MODES, SCENARIOS, Experiment, build_test_settings, builtin_settings,
                         snapshot)
 from ._sut import CaptureSUT
-from ._system import collect_system, collect_versions
+from ._system import collect_code, collect_system, collect_versions, prefetch
 
 _SEED_KEYS = ("qsl_rng_seed", "sample_index_rng_seed", "schedule_rng_seed")
 
@@ -100,6 +100,7 @@ class CaptureSession:
                  experiment=None, overrides=None, count=None, overwrite=False, log=print):
         self.experiment = experiment = experiment or Experiment()
         _guards.check_experiment(experiment)
+        prefetch()  # the system description's slow part runs while the backend loads
         if scenario not in SCENARIOS:
             raise UserError(f"--scenario {scenario!r}: unknown; choose one of {', '.join(SCENARIOS)}")
         self.harness, self.scenario, self.out, self.log = harness, scenario, out, log
@@ -121,11 +122,13 @@ class CaptureSession:
         self.base_seeds = {k: requested[k] for k in _SEED_KEYS}
         perf_count = min(total, int(getattr(dataset, "performance_sample_count", total) or total))
         describe = dict(harness.describe())
+        describe["args"] = records.source_args(describe.get("source"))
         describe["source"] = records.source_text(describe.get("source"))
         meta = {
             "tailq_version": collect_versions()["tailq_loadgen"], "origin": "capture",
             "versions": collect_versions(),
             "system": collect_system(),
+            "code": collect_code(harness),
             "harness": describe,
             "backend": {"name": None, "version": None},
             "scenario": scenario,
@@ -193,7 +196,10 @@ class CaptureSession:
                               batch_size=self.batch, workers=experiment.server_workers,
                               watchdog_timeout_s=experiment.watchdog_timeout_s,
                               cancel_grace_s=experiment.cancel_grace_s, on_stuck=self._on_stuck,
-                              log=self.log)
+                              log=self.log, scenario=self.scenario,
+                              max_in_flight=experiment.max_in_flight)
+        meta["dispatch"] = self.sut.dispatch_info()
+        self.rundir.write_metadata()
         self.lg_sut = lg.ConstructFastSUT(self.sut.issue, self.sut.flush)
         self.lg_qsl = lg.ConstructQSL(total, perf_count, self.sut.load_samples,
                                       self.sut.unload_samples)
@@ -315,6 +321,8 @@ class CaptureSession:
                 writer.close()
             except Exception:  # noqa: BLE001 — its segments on disk stay readable
                 pass
+        if self.sut is not None:
+            self.sut.close()
         if self.lg_qsl is not None:
             lg.DestroyQSL(self.lg_qsl)
         if self.lg_sut is not None:
@@ -416,6 +424,8 @@ def _finish_test(out, index, lg_dir, writer, trace, sut):
                         run_dir=out) from None
     info["join"] = report.as_dict()
     info["complete"] = sut.cancel_reason is None
+    if sut.server_statistics:
+        info["server_statistics"] = sut.server_statistics
     if sut.load_error:
         info["load_error"] = sut.load_error
     return info

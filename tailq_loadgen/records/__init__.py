@@ -8,7 +8,7 @@ from ._import import import_loadgen_dirs, read_first_detail
 from ._io import TextLines, read_json, read_text, require_regular_file, write_parquet_atomic
 from ._join import JoinError, JoinReport, finalize_pass
 from ._loadgen_logs import effective_settings, loadgen_result, read_detail_log, read_trace_samples
-from ._migrate import source_text
+from ._migrate import source_args, source_text
 from ._metadata import KEYS as METADATA_KEYS, MetadataError, declare as declare_metadata_key
 from ._reader import Run, load_run
 from ._rundir import (RunDirectory, final_path, is_live, loadgen_dir, now, one_line, partial_dir,
@@ -26,7 +26,7 @@ __all__ = [
     "finalize_pass", "import_loadgen_dirs", "is_live", "load_run", "loadgen_dir",
     "loadgen_result", "partial_dir", "pass_outputs", "quality_path", "read_analysis",
     "read_detail_log", "read_first_detail", "read_json", "read_metadata", "read_result",
-    "read_text", "read_trace_samples", "require_regular_file", "source_text", "status_of",
+    "read_text", "read_trace_samples", "require_regular_file", "source_args", "source_text", "status_of",
     "now", "one_line",
     "store_pass_quality", "write_analysis", "write_parquet_atomic", "write_result",
 ]

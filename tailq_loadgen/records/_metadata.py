@@ -5,7 +5,7 @@ Modelled on pyperf's metadata registry: every key is declared once, here, with i
 its meaning, and ``docs/record-format.md`` lists them all (a test checks that it does).
 Adding a key is one line::
 
-    declare("system.cpu_freq_mhz", Nullable(Float(0)), "CPU frequency reported by the OS (MHz)")
+    declare("system.tdp_watts", Nullable(Float(0)), "thermal design power of the CPU (W)")
 
 A path names a key inside the document: ``a.b`` is key ``b`` of the mapping under ``a``;
 ``tests[].x`` is key ``x`` of every item of the list ``tests``. Keys that are not declared
@@ -299,7 +299,8 @@ declare("origin", Str(choices=("capture", "import")),
 declare("imported_from", Nullable(ListOf(_STR)), "import: the LoadGen directories, one per pass")
 declare("writer_pid", _OPT_INT, "process id of the tailq process that wrote the directory")
 declare("versions", Nullable(MapOf(_OPT_STR)),
-        "tailq, mlcommons-loadgen, numpy, pyarrow, scipy, PyYAML versions")
+        "tailq, mlcommons-loadgen, numpy, pyarrow, scipy, PyYAML versions, and those of the "
+        "installed frameworks and servers")
 declare("system", Nullable(Record()), "the machine that ran LoadGen (null keys when imported)")
 for _name, _type, _doc in (
         ("hostname", _OPT_STR, "host name"), ("platform", _OPT_STR, "platform.platform()"),
@@ -310,8 +311,30 @@ for _name, _type, _doc in (
         ("memory_total_bytes", _OPT_INT, "physical memory"),
         ("python", _OPT_STR, "Python version"),
         ("python_implementation", _OPT_STR, "CPython, PyPy, …"),
-        ("note", _OPT_STR, "why keys are null (an import)")):
+        ("note", _OPT_STR, "why keys are null (an import)"),
+        # the system description for vendor reports (docs/vendor-evaluation.md)
+        ("os", _OPT_STR, "operating system (os-release PRETTY_NAME)"),
+        ("kernel", _OPT_STR, "kernel release"),
+        ("cpu_vendor", _OPT_STR, "CPU vendor"),
+        ("cpu_family_model_stepping", Nullable(ListOf(Scalar(), 3)), "CPU family, model, stepping"),
+        ("cpu_flags_avx512", Nullable(ListOf(Str(64))), "AVX-512 flags of the CPU"),
+        ("smt_threads_per_core", _OPT_INT, "hardware threads per core"),
+        ("smt_active", Nullable(Bool()), "whether SMT is active"),
+        ("numa_nodes", _OPT_INT, "NUMA nodes"),
+        ("cpu_freq_mhz", Nullable(MapOf(Nullable(Float()))), "current, min and max CPU frequency (MHz)"),
+        ("cpu_freq_advertised_hz", Nullable(Float()), "advertised CPU frequency (Hz)"),
+        ("cpu_governor", Nullable(JSON()), "cpufreq governor(s)"),
+        ("cache_bytes", Nullable(MapOf(Scalar())), "L1d, L2, L3 cache sizes"),
+        ("memory_available_bytes", _OPT_INT, "memory available when the run started"),
+        ("load_average_1m", Nullable(Float()), "1-minute load average when the run started"),
+        ("accelerators", Nullable(ListOf(MapOf(Scalar()))), "GPUs and their drivers (nvidia-smi)"),
+        ("thread_env", Nullable(MapOf(Str())), "thread environment variables (OMP_NUM_THREADS …)")):
     declare(f"system.{_name}", _type, _doc)
+declare("code", Nullable(ListOf(MapOf(Scalar()))),
+        "per file defining the harness's backend and dataset: file, repository, commit, dirty (git)")
+declare("dispatch", Nullable(MapOf(Scalar())),
+        "how samples reached the backend: mode (inline, worker-threads, async-threads, async), "
+        "max_in_flight, max_in_flight_requested, request_batch_size")
 declare("harness", Record(), "what was measured", required=True)
 for _name, _type, _doc in (
         ("name", _STR, "harness name"), ("task", _OPT_STR, "task in words"),
@@ -322,10 +345,14 @@ for _name, _type, _doc in (
         ("source", _OPT_STR,
          "how the harness was named on the command line — provenance text only: no reader "
          "imports or calls it"),
+        ("args", Nullable(MapOf(JSON())), "the --harness-arg values it was built with (data only)"),
         ("output", Nullable(Record()), "dtype and shape the harness declares for one output"),
         ("dataset", _OPT_STR, "dataset class"),
         ("dataset_size", Nullable(Int(0)), "items in the harness's dataset")):
     declare(f"harness.{_name}", _type, _doc, required=_name == "name")
+declare("harness.remote", Nullable(JSON()),
+        "--remote: url, protocol, address, model, server name/version, model metadata")
+declare("harness.local_backend", Nullable(JSON()), "--remote: the local harness's runtime and threads")
 declare("harness.output.dtype", Nullable(_DTYPE), "NumPy dtype string")
 declare("harness.output.shape", Nullable(ListOf(Int(0), 8)), "per-sample shape")
 declare("backend", Nullable(Record()), "the backend's name() and version()")
@@ -393,5 +420,7 @@ for _name, _type, _doc in (
         ("overrides", Nullable(MapOf(Scalar())), "settings overridden for this test only"),
         ("accuracy_phase_samples", Nullable(_COUNT),
          "SubmissionRun: sample_seq below this is LoadGen's accuracy phase"),
-        ("load_error", _OPT_STR, "the dataset failed to load samples")):
+        ("load_error", _OPT_STR, "the dataset failed to load samples"),
+        ("server_statistics", Nullable(MapOf(Float())),
+         "change of a V2 server's cumulative statistics over the test (Triton)")):
     declare(f"tests[].{_name}", _type, _doc, required=_name in ("pass", "mode", "complete"))

@@ -9,6 +9,13 @@ Migrations only reshape data; they never run anything named in it.
 LEGACY_CORRECTNESS = "correctness.parquet"  # schema 1: scores of an imported run
 
 
+def source_args(source):
+    """The arguments of a schema-1 ``harness.source`` (or of a harness's ``source``), as data."""
+    if isinstance(source, dict) and isinstance(source.get("args"), dict):
+        return dict(source["args"])
+    return None
+
+
 def source_text(source):
     """Schema 1 stored ``{"harness": name, "args": {...}}``; schema 2 keeps it as text only."""
     if source is None or isinstance(source, str):
@@ -37,6 +44,7 @@ def _v1_to_v2(meta, files):
             flags = " ".join([f"--harness {source['harness']}"]
                              + [f"--harness-arg {k}={v}" for k, v in sorted(args.items(), key=str)])
         harness["source"] = source_text(source)
+        harness.setdefault("args", source_args(source))
         meta["harness"] = harness
     meta.setdefault("warnings", [])
     if LEGACY_CORRECTNESS in files:

@@ -41,11 +41,14 @@ COLUMNS_V1 = (
     ("error", pa.string(), True, "one-line message when status is not ok"),
     ("output", pa.binary(), False, "raw output bytes exactly as handed to LoadGen"),
 )
+# Schema-1 files written after the remote backends landed also carry the first two columns
+# below (under these names, which schema 2 reserved); readers take columns by name.
 COLUMNS = COLUMNS_V1 + (
     ("server_queue_ns", pa.int64(), True,
-     "filled by remote SUTs whose server reports its timing (queue time on the server); null otherwise"),
+     "filled by remote SUTs: the queueing a V2 server reported for the request holding the "
+     "sample; null for in-process backends"),
     ("server_compute_ns", pa.int64(), True,
-     "filled by remote SUTs whose server reports its timing (compute time on the server); null otherwise"),
+     "filled by remote SUTs: the compute the server reported for that request; null otherwise"),
     ("variant", pa.string(), True,
      "filled by pool SUTs: the model variant that served the sample; null otherwise"),
     ("server", pa.int32(), True,

@@ -15,9 +15,10 @@ No record is lost on the way to disk:
 
 A chunk is one predict call's result:
 ``(n, query_seq, first_sample_seq, sample_index(es), issue_ns, complete_ns, compute_ns,
-status, error, outputs)`` where ``sample_index(es)`` is an int when ``n == 1`` and a sequence
+status, error, outputs, server)`` where ``sample_index(es)`` is an int when ``n == 1`` and a sequence
 otherwise, and ``outputs`` is ``None`` (empty outputs), one array whose first axis has ``n``
-rows, or a list of ``n`` arrays (``n == 1``: the array of that one sample).
+rows, or a list of ``n`` arrays (``n == 1``: the array of that one sample), and ``server``
+is None or ``(queue_ns, compute_ns)`` as a remote server reported them for the request.
 """
 
 import collections
@@ -181,7 +182,8 @@ class PassWriter:
         self.status_counts.update(counts)
 
     def _to_table(self, items):
-        (ns, qseq, seq0, idx, t_issue, t_done, compute, status, error, outputs) = zip(*items)
+        (ns, qseq, seq0, idx, t_issue, t_done, compute, status, error, outputs,
+         server) = zip(*items)
         rows = len(ns)
         counts = np.fromiter(ns, dtype=np.int64, count=rows)
         total = int(counts.sum())
@@ -216,6 +218,7 @@ class PassWriter:
             batch = np.repeat(counts.astype(np.int32), counts)
         issue_ns = per_row(t_issue, np.int64)
         complete_ns = per_row(t_done, np.int64)
+        queue_ns, server_compute_ns = _server_columns(server, counts, total)
         table = build_table(
             SCHEMA,
             **{"pass": np.full(total, self.pass_index, dtype=np.int32)},
@@ -224,7 +227,8 @@ class PassWriter:
             wrapper_issue_ns=issue_ns, wrapper_complete_ns=complete_ns,
             compute_ns=per_row(compute, np.int64), batch_size=batch,
             status=pa.array(status_rows, type=pa.string()),
-            error=pa.array(error_rows, type=pa.string()), output=output_col)
+            error=pa.array(error_rows, type=pa.string()), output=output_col,
+            server_queue_ns=queue_ns, server_compute_ns=server_compute_ns)
         return table, status_counts
 
     def _outputs_array(self, outputs, counts):
@@ -272,6 +276,20 @@ class PassWriter:
 def _one_line(exc):
     text = f"{type(exc).__name__}: {exc}".strip().splitlines()
     return (text[0] if text else type(exc).__name__)[:300]
+
+
+def _server_columns(server, counts, total):
+    """(server_queue_ns, server_compute_ns) per sample: nulls unless a server reported them."""
+    if server.count(None) == len(server):  # in-process backends: the common, cheap case
+        return pa.nulls(total, pa.int64()), pa.nulls(total, pa.int64())
+    cols = []
+    for k in range(2):
+        values = [None if s is None else s[k] for s in server]
+        mask = np.fromiter((v is None for v in values), dtype=bool, count=len(values))
+        arr = np.fromiter((0 if v is None else v for v in values), dtype=np.int64,
+                          count=len(values))
+        cols.append(pa.array(np.repeat(arr, counts), mask=np.repeat(mask, counts)))
+    return cols
 
 
 def _stack_uniform(outputs):

@@ -4,6 +4,7 @@ import numpy as np
 import pyarrow.compute as pc
 
 from ..tailquality import early_stopping, loadgen_percentile
+from ._systems import system_line
 
 SHOWN_PERCENTILES = (0.5, 0.9, 0.95, 0.97, 0.99, 0.999)
 STATUSES = ("ok", "error", "timeout", "cancelled")
@@ -51,6 +52,8 @@ def summarize_run(run, quality=None):
         "quality": quality,
         "quality_note": None if quality else meta.get("quality_note"),
         "warnings": list(meta.get("warnings", [])),
+        "system": system_line(meta),
+        "system_description": {k: meta.get(k) for k in ("system", "versions", "code", "dispatch")},
     }
     if pooled.size:
         out["tailq_percentile_latency_ns"] = {
@@ -131,7 +134,8 @@ def format_summary(s):
              f"status     {s['status']}" + (f": {s['status_reason']}" if s.get("status_reason") else "")
              + (" (a tailq process is writing it now)" if s.get("live") else
                 " (no tailq process holds it: the writer was killed)" if s["status"] == "running" else ""),
-             f"latency    from {s['latency_source']}"]
+             f"latency    from {s['latency_source']}",
+             f"system     {s['system']}"]
     c = s["status_counts"]
     lines.append(f"samples    {s['samples']}: " + ", ".join(f"{c[k]} {k}" for k in STATUSES)
                  + (f"  — {c['error'] + c['timeout']} failed samples are never scored as correct"

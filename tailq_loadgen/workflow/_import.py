@@ -76,6 +76,7 @@ def import_run(dirs, out, *, harness=None, correctness=None, overwrite=False, lo
             raise UserError(f"--harness {harness.name}: its dataset has {n} samples but the LoadGen "
                             f"runs had {total}; they do not join")
         describe = dict(harness.describe())
+        describe["args"] = records.source_args(describe.get("source"))
         describe["source"] = records.source_text(describe.get("source"))
         output = describe.get("output")
         get_sizes = getattr(harness.dataset, "get_sizes", None)
