@@ -13,6 +13,10 @@ COMMANDS = (_run, _show, _export, _harnesses, _analyze, _estimate, _full, _compa
 
 
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", argparse.ArgumentDefaultsHelpFormatter)  # defaults in --help
+        super().__init__(*args, **kwargs)
+
     def error(self, message):  # argparse's own errors: one line, exit 2, like ours
         raise UserError(f"{self.prog}: {message} (see --help)")
 

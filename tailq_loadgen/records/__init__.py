@@ -10,6 +10,7 @@ from ._reader import Run, load_run
 from ._rundir import (create_run_dir, final_path, loadgen_dir, partial_dir, read_metadata,
                       write_metadata)
 from ._io import write_parquet_atomic
+from ._verdict import RESULTS, format_metric, format_verdict, read_results, record_verdict, verdict
 from ._schema import COLUMN_NAMES, COLUMNS, SAMPLES_SCHEMA, SCHEMA, SCHEMA_VERSION, STATUSES
 from ._writer import PassWriter
 
@@ -20,4 +21,5 @@ __all__ = [
     "final_path", "finalize_pass", "load_run", "loadgen_dir", "loadgen_result", "partial_dir",
     "import_loadgen_dirs", "read_detail_log", "read_first_detail", "read_metadata", "read_trace_samples", "write_metadata",
     "write_parquet_atomic",
+    "RESULTS", "format_metric", "format_verdict", "read_results", "record_verdict", "verdict",
 ]
