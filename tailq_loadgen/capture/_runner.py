@@ -188,9 +188,9 @@ class CaptureSession:
     def passes(self):
         return len(self.meta["tests"])
 
-    def announce(self, modes, label=None):
+    def announce(self, modes, label=None, overrides=None):
         """Say how long ``modes`` will take, before they run (from the warm-up's timing)."""
-        by_mode = {m: estimate_test(self.scenario, m, snapshot(self.settings.build(m)[0]),
+        by_mode = {m: estimate_test(self.scenario, m, snapshot(self.settings.build(m, overrides)[0]),
                                     samples=self.total, warmup=self.meta["warmup"])
                    for m in set(modes)}
         self.progress.note(describe_tests(label or tests_label(modes), [by_mode[m] for m in modes]))

@@ -12,9 +12,21 @@ COMMANDS = (_run, _show, _export, _harnesses, _analyze, _estimate, _full, _compa
             _import, _check)
 
 
+class _Help(argparse.HelpFormatter):
+    """Each flag's help ends with its default, unless it has none worth saying."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        d = action.default
+        if action.required or "default" in text or d is None or d is False or d == [] \
+                or d is argparse.SUPPRESS:
+            return text
+        return text + " (default: %(default)s)"
+
+
 class _Parser(argparse.ArgumentParser):
     def __init__(self, *args, **kwargs):
-        kwargs.setdefault("formatter_class", argparse.ArgumentDefaultsHelpFormatter)  # defaults in --help
+        kwargs.setdefault("formatter_class", _Help)
         super().__init__(*args, **kwargs)
 
     def error(self, message):  # argparse's own errors: one line, exit 2, like ours

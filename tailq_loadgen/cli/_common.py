@@ -1,6 +1,5 @@
 """Argument helpers shared by the subcommands (MLPerf reference-harness names and meanings)."""
 
-import argparse
 import os
 
 from .._errors import UserError
@@ -12,10 +11,6 @@ __all__ = ["ConsoleProgress", "add_analysis_args", "add_capture_args", "add_harn
 # The project's user.conf, when tailq runs from its source tree (as `make run` does).
 _DEFAULT_USER_CONF = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", "..",
                                                    "mlperf_configs", "user.conf"))
-
-
-class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Every flag's help ends with its default (argparse leaves out flags without help)."""
 
 
 def add_harness_args(p):
@@ -38,13 +33,10 @@ def add_capture_args(p, out_help="run directory to create"):
     conf.add_argument("--user_conf", default=_DEFAULT_USER_CONF if os.path.isfile(_DEFAULT_USER_CONF)
                       else None, help="LoadGen user.conf (keys match the harness's model name, "
                                       "`tailq harnesses`)")
-    conf.add_argument("--audit_conf", default=None,
-                      help="LoadGen audit.config of a compliance test (mlperf_configs/audit/); "
-                           "never read from the working directory")
     conf.add_argument("--experiment", default=None, help="tailq experiment YAML")
-    conf.add_argument("--time", type=float, default=None, help="LoadGen min and max duration, seconds")
-    conf.add_argument("--qps", type=float, default=None, help="Server target / Offline expected QPS")
-    conf.add_argument("--max-queries", type=int, default=None, help="LoadGen min and max query count")
+    conf.add_argument("--time", type=float, default=None, help="LoadGen min and max duration, seconds (default: mlperf.conf's 600 s minimum)")
+    conf.add_argument("--qps", type=float, default=None, help="Server target / Offline expected QPS (default: measured at start)")
+    conf.add_argument("--max-queries", type=int, default=None, help="LoadGen min and max query count (default: mlperf.conf's)")
     conf.add_argument("--samples-per-query", type=int, default=None,
                       help="MultiStream samples per query (mlperf.conf: 8)")
     conf.add_argument("--max-latency", type=float, default=None,
@@ -60,7 +52,7 @@ def add_capture_args(p, out_help="run directory to create"):
 
 
 def capture_options(args):
-    """``{"experiment", "overrides", "user_conf", "mlperf_conf", "audit_conf", "progress"}``
+    """``{"experiment", "overrides", "user_conf", "mlperf_conf", "progress"}``
     from the shared flags, as keyword arguments of the capturing functions."""
     from .. import capture
 
@@ -79,8 +71,7 @@ def capture_options(args):
         count=getattr(args, "count", None), samples_per_query=args.samples_per_query,
         max_latency_s=args.max_latency, performance_sample_count=args.performance_sample_count)
     return {"experiment": experiment, "overrides": overrides, "user_conf": args.user_conf,
-            "mlperf_conf": args.mlperf_conf, "audit_conf": args.audit_conf,
-            "progress": ConsoleProgress()}
+            "mlperf_conf": args.mlperf_conf, "progress": ConsoleProgress()}
 
 
 def add_analysis_args(p, thresholds="p90,p95,p99"):

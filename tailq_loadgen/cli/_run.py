@@ -15,6 +15,9 @@ def add_parser(sub):
                    help="FindPeakPerformance: LoadGen searches the highest valid Server QPS")
     p.add_argument("--passes", type=int, default=None,
                    help="issue every sample exactly K times (K AccuracyOnly tests)")
+    p.add_argument("--audit_conf", default=None,
+                   help="LoadGen audit.config of a compliance test (mlperf_configs/audit/; "
+                        "`tailq audit` runs and verifies one); never read from the working directory")
     p.add_argument("--count", type=int, default=None,
                    help="use the first N dataset items, and N queries (LoadGen min/max query "
                         "count), as the reference harness does")
@@ -40,6 +43,7 @@ def main(args):
     harness = harness_from_args(args)
     capture.plan_tests(mode, args.passes)  # reject bad --mode/--passes before loading
     capture.run_capture(harness, scenario=args.scenario, mode=mode, passes=args.passes,
-                        out=args.out, count=args.count, overwrite=args.overwrite, **options)
+                        out=args.out, count=args.count, overwrite=args.overwrite,
+                        audit_conf=args.audit_conf, **options)
     print(report.format_summary(workflow.summarize(args.out)))
     print(f"run directory: {args.out}")
