@@ -58,7 +58,7 @@ def test_estimate_full_compare_report(pair):
 @pytest.mark.slow
 def test_fail_if_turns_a_miss_into_exit_1(pair):
     _, est, full = pair
-    p = run_tailq("compare", str(est), str(full), "--fail-if", "ratio<1000")
+    p = run_tailq("compare", str(est), str(full), "--fail-if", "ratio<1000", "--overwrite")
     assert p.returncode == 1 and "fail-if" in p.stderr
 
 

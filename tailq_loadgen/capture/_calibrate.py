@@ -89,7 +89,7 @@ def estimate_test(scenario, mode, settings, *, samples, warmup=None):
             why = f"{n:,} samples at {settings.get('server_target_qps'):g} QPS"
         else:
             seconds = n * per_sample if per_sample else None
-            why = f"{n:,} samples, each once"
+            why = f"{n:,} samples"
         return _plan(n, seconds, why)
     if mode == "SubmissionRun":
         acc = estimate_test(scenario, "AccuracyOnly", settings, samples=samples, warmup=warmup)

@@ -102,8 +102,7 @@ def verdict(result, effective=None, *, errors=None, warnings=None):
                        f"{_ms(plain)} is over the target {_ms(target)} (lower the target QPS)")
     if not checks["min duration"]:
         reasons.append(f"min duration not met: the test ended before its {min_s:g} s "
-                       "(min_duration)" + (" because LoadGen ran out of the queries it had "
-                                           "generated" if _ran_out(errors) else ""))
+                       f"(min_duration){_why_short(errors, effective)}")
     if not checks["min queries"]:
         reasons.append(f"min queries not met: {out['query_count']} queries of the "
                        f"{min_q} required (min_query_count)")
@@ -117,6 +116,7 @@ def verdict(result, effective=None, *, errors=None, warnings=None):
             reasons.append("early stopping not met: " + "; ".join(es_text))
     for e in errors:
         reasons.append(f"LoadGen error: {e}")
+    out["fix"] = _fix(checks, errors, scenario, effective) if out["validity"] != "VALID" else None
     key, what, unit = METRIC.get(scenario, (None, None, None))
     if key is not None:
         value = result.get(key)
@@ -138,8 +138,39 @@ def verdict(result, effective=None, *, errors=None, warnings=None):
     return out
 
 
-def _ran_out(errors):
-    return any("ran out of generated queries" in e.lower() for e in errors)
+def _fix(checks, errors, scenario, effective):
+    """What to change for a VALID test, from the cause (LoadGen's advice names only the
+    setting it would move, even when the test ended for another reason)."""
+    text = " ".join(errors).lower()
+    fixes = []
+    if "max query count reached" in text and not checks.get("min duration", True):
+        fixes.append(f"raise or drop the max query count ({effective.get('max_query_count')}, "
+                     "--max-queries/--count): it ended the test before its minimum duration, "
+                     "or lower the duration (--time)")
+    elif "ran out of generated queries" in text:
+        target = "target QPS" if scenario in ("Server", "Offline") else "expected latency"
+        fixes.append(f"let tailq measure the {target} at start (drop it from user.conf and "
+                     "--qps/--max-latency), or set one closer to the real one")
+    elif not checks.get("min duration", True):
+        fixes.append("give the test more time or queries (--time, the target QPS)")
+    if checks.get("latency bound") is False:
+        fixes.append("lower the Server target QPS (--qps) or raise the latency bound "
+                     "(user.conf target_latency)")
+    if not checks.get("early stopping", True):
+        fixes.append("run more queries (--time or --max-queries) so early stopping can hold")
+    if not checks.get("min queries", True) and not fixes:
+        fixes.append("run at least min_query_count queries (--max-queries, --time)")
+    return "; ".join(fixes) or None
+
+
+def _why_short(errors, effective):
+    text = " ".join(errors).lower()
+    if "ran out of generated queries" in text:
+        return (" because LoadGen ran out of the queries it had generated (its expected "
+                "latency or target QPS was set for a slower system)")
+    if "max query count reached" in text:
+        return f" because it reached its max_query_count ({effective.get('max_query_count')})"
+    return ""
 
 
 def _ms(ns):
