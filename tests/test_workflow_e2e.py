@@ -52,7 +52,7 @@ def test_estimate_full_compare_report(pair):
     assert p.returncode == 0, p.stderr
     page = html.read_text()
     assert page.count("data:image/png;base64,") >= 9 and "Reduced estimate against the full run" in page
-    assert len([f for f in os.listdir(html.parent) if f.endswith(".png")]) >= 9
+    assert len([f for f in os.listdir(html.parent / "r_files") if f.endswith(".png")]) >= 9
 
 
 @pytest.mark.slow

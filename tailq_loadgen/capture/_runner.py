@@ -224,11 +224,14 @@ class CaptureSession:
             log_settings = lg.LogSettings()
             log_settings.log_output.outdir = lg_dir
             log_settings.log_output.copy_summary_to_stdout = False
-            log_settings.enable_trace = experiment.trace
+            # FindPeakPerformance runs many tests inside one StartTest and LoadGen's trace
+            # numbers each afresh, so it cannot be joined: its latencies are the wrapper's.
+            trace = experiment.trace and test_mode != "FindPeakPerformance"
+            log_settings.enable_trace = trace
             writer = records.PassWriter(records.partial_dir(out, index), index,
                                         rows_per_segment=experiment.segment_rows,
                                         seconds_per_segment=experiment.segment_seconds,
-                                        wrapper_latency=not experiment.trace)
+                                        wrapper_latency=not trace)
             self._writer = writer
             test = {"pass": index, "mode": test_mode, "seeds": seeds, "started": _now(),
                     "loadgen_dir": os.path.relpath(lg_dir, out), "complete": False}
@@ -253,7 +256,9 @@ class CaptureSession:
                     gc.enable()
             writer.close()
             self._writer = None
-            test.update(_finish_test(out, index, lg_dir, writer, experiment.trace, sut))
+            test.update(_finish_test(out, index, lg_dir, writer, trace, sut))
+            if trace != experiment.trace:
+                test["latency_source"] = "wrapper"
             if test_mode == "SubmissionRun":
                 # LoadGen runs the accuracy phase (every sample once) first, then performance,
                 # in one test: sample_seq below this count belongs to the accuracy phase.

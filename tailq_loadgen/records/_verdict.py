@@ -114,8 +114,8 @@ def verdict(result, effective=None, *, errors=None, warnings=None):
                                                            else "early_stopping_latency_ms") or None}
         if not checks["early stopping"]:
             reasons.append("early stopping not met: " + "; ".join(es_text))
-    for e in errors:
-        reasons.append(f"LoadGen error: {e}")
+    for text, count in _distinct(errors):
+        reasons.append(f"LoadGen error{f' (×{count})' if count > 1 else ''}: {text}")
     out["fix"] = _fix(checks, errors, scenario, effective) if out["validity"] != "VALID" else None
     key, what, unit = METRIC.get(scenario, (None, None, None))
     if key is not None:
@@ -136,6 +136,19 @@ def verdict(result, effective=None, *, errors=None, warnings=None):
                                      target_latency_ns=effective.get("target_latency_ns"),
                                      scheduled_samples_per_sec=result.get("result_scheduled_samples_per_sec"))
     return out
+
+
+def _distinct(messages):
+    """``[(first text, count)]`` of messages that differ in more than their numbers (LoadGen
+    logs one per internal test in FindPeakPerformance)."""
+    seen = {}
+    for m in messages:
+        key = re.sub(r"\d+", "#", m)
+        if key in seen:
+            seen[key][1] += 1
+        else:
+            seen[key] = [m, 1]
+    return [tuple(v) for v in seen.values()]
 
 
 def _fix(checks, errors, scenario, effective):

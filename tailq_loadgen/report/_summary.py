@@ -26,6 +26,7 @@ def summarize_run(run, quality=None):
         entry = {"pass": p, "mode": test.get("mode"), "samples": int(sel.sum()),
                  "status_counts": counts, "partial": p in run.partial_passes,
                  "loadgen": test.get("loadgen_result", {}),
+                 "latency_source": test.get("latency_source") or meta.get("latency_source"),
                  # runs captured before the verdict was recorded: form it from the same logs
                  "verdict": test.get("verdict") or verdict(test.get("loadgen_result"),
                                                            test.get("effective_settings"))}
@@ -142,6 +143,8 @@ def _pass_lines(p):
     head = f"  pass {p['pass']} {p['mode']}: {p['samples']} samples ({counts or 'none'})"
     if p["partial"]:
         head += "  [partial: cut off before LoadGen's trace was joined]"
+    if p.get("mode") == "FindPeakPerformance":
+        head += "  [latencies are the wrapper's: LoadGen's trace restarts in each of its tests]"
     lines = [head]
     v = p.get("verdict") or {}
     text = format_verdict(v)

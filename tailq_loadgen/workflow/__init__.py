@@ -1,6 +1,7 @@
 """Workflows that join the rooms: analyse a run (and, later, estimate, full, compare)."""
 
 from ._analyze import analyze_run, format_analysis
+from ._audit import format_audit, run_audit
 from ._check import Finding, check_run, format_check
 from ._compare_guard import check_reference, compare_path
 from ._compare import compare_runs, failed_conditions, format_compare, parse_conditions, write_compare
@@ -11,6 +12,6 @@ from ._report import report_data
 from ._inputs import PassMatrix, pass_matrix
 from ._metric import run_quality, summarize
 
-__all__ = ["check_reference", "compare_path", "EstimateResult", "Finding", "check_run", "format_check", "FullResult", "compare_runs", "estimate", "failed_conditions",
+__all__ = ["format_audit", "run_audit", "check_reference", "compare_path", "EstimateResult", "Finding", "check_run", "format_check", "FullResult", "compare_runs", "estimate", "failed_conditions",
            "format_compare", "full_run", "import_run", "read_correctness", "report_data", "parse_conditions", "write_compare",
            "PassMatrix", "analyze_run", "format_analysis", "pass_matrix", "run_quality", "summarize"]
