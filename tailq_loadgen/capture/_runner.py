@@ -257,6 +257,9 @@ class CaptureSession:
             writer.close()
             self._writer = None
             test.update(_finish_test(out, index, lg_dir, writer, trace, sut))
+            ran = (test.get("effective_settings") or {}).get("test_mode")
+            if ran in MODES and ran != test_mode:  # an audit config sets its own mode
+                test.update(mode=ran, requested_mode=test_mode)
             if trace != experiment.trace:
                 test["latency_source"] = "wrapper"
             if test_mode == "SubmissionRun":
