@@ -134,6 +134,8 @@ def _plan(samples, seconds, why):
 def format_duration(seconds):
     if seconds is None:
         return "unknown"
+    if seconds < 0.1:
+        return "< 0.1 s"
     if seconds < 60:
         return f"{seconds:.1f} s" if seconds < 10 else f"{seconds:.0f} s"
     if seconds < 3600:

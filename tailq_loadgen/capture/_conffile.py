@@ -123,13 +123,13 @@ def unmatched_keys(entries, *, model, harness_name=None, path="", flag="--user_c
 
     Warned about: an unknown key; a key LoadGen reads from mlperf.conf only; an unknown
     scenario; a key written for the harness's name instead of its model name (the usual
-    slip). A key for another model is warned about only when no key of the file is for
-    this run's model (or ``*``): a file that addresses this model is taken to serve several
+    slip). A key for another model is warned about only when no key of the file names this
+    run's model (``*`` keys do not count): a file that names this model is taken to serve several
     (the project's user.conf serves every built-in harness), one that does not is a slip.
     Keys for another scenario of this model are never warned about.
     """
     out = []
-    addressed = any(e.model in ("*", model) for e in entries)
+    addressed = any(e.model == model for e in entries)
     where = f"{flag} {path}".strip()
     for e in entries:
         at = f"{where}:{e.line}: {e.name}"
