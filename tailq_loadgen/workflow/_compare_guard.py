@@ -30,7 +30,7 @@ def check_reference(est_dir, full_dir, *, force=False):
         return
     if full_n < est_n:
         raise UserError(f"{full_dir}: the full run ({full_k} passes, {full_n:,} inferences) is "
-                        f"smaller than the estimate {est_dir} ({est_k} passes, {est_n:,}); "
+                        f"smaller than the estimate {est_dir} ({est_k} passes, {est_n:,} inferences); "
                         "give the `tailq full` run second (or --force)")
     if _kind(full_dir) == "estimate":
         raise UserError(f"{full_dir}: made by `tailq estimate`, not a full reference; compare "
