@@ -102,12 +102,16 @@ class progress_bar:
             self.bar.update(done - self.bar.n)
             return
         elapsed = time.monotonic() - self.t0
-        if self.last is None or elapsed - self.last >= QUIET_EVERY_S:
-            first = self.last is None
+        if done == 0:
+            return
+        rate, eta = _rate_eta(done, total, elapsed)
+        if self.last is None and done < total:
+            # the first unit timed: the duration of the whole step, before most of it runs
+            print(f"tailq: {self.desc}: {total} {self.unit}s, ≈ {elapsed * total / done:.0f} s "
+                  f"in all (the first took {elapsed / done:.1f} s)", file=self.stream, flush=True)
             self.last = elapsed
-            if first and done == 0:
-                return
-            rate, eta = _rate_eta(done, total, elapsed)
+        elif self.last is not None and elapsed - self.last >= QUIET_EVERY_S:
+            self.last = elapsed
             tail = f", ETA {eta:.0f} s" if eta is not None and done < total else ""
             print(f"tailq: {self.desc}: {done}/{total} {self.unit}s, {elapsed:.0f} s{tail}",
                   file=self.stream, flush=True)
