@@ -101,7 +101,7 @@ class CaptureSession:
         if scenario not in SCENARIOS:
             raise UserError(f"--scenario {scenario!r}: unknown; choose one of {', '.join(SCENARIOS)}")
         self.harness, self.scenario, self.out, self.log = harness, scenario, out, log
-        self.user_conf, self.overrides = user_conf, dict(overrides or {})
+        self.overrides = dict(overrides or {})
         dataset, backend = harness.dataset, harness.backend
         total = int(dataset.get_item_count())
         if total <= 0:
@@ -118,7 +118,7 @@ class CaptureSession:
                                         user_conf=user_conf, mlperf_conf=mlperf_conf,
                                         audit_conf=audit_conf, experiment=experiment,
                                         overrides=self.overrides, first_mode=first_mode or "AccuracyOnly")
-        self.requested = requested = self.settings.requested
+        requested = self.settings.requested
         self.base_seeds = {k: requested[k] for k in _SEED_KEYS}
         records.create_run_dir(out, overwrite=overwrite)
 

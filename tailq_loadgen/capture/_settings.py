@@ -174,7 +174,8 @@ class SessionSettings:
             entries = _check_conf_path("--user_conf", user_conf)
             self.warnings = _conffile.unmatched_keys(entries, model=model,
                                                      harness_name=harness_name, path=user_conf)
-        ts, self.sources = self.build(first_mode or "AccuracyOnly")
+        self.first_mode = first_mode or "AccuracyOnly"
+        ts, self.sources = self.build(self.first_mode)
         self.requested = snapshot(ts)
 
     def build(self, mode, overrides=None):
@@ -188,13 +189,9 @@ class SessionSettings:
         """Measure the targets from the warm-up; returns a line saying what they became."""
         self.measured = measured_targets(self.scenario, warmup,
                                          workers=self.experiment.server_workers)
-        ts, self.sources = self.build(self.requested_mode)
+        ts, self.sources = self.build(self.first_mode)
         self.requested = snapshot(ts)
         return describe_targets(self.measured, self.requested, warmup)
-
-    @property
-    def requested_mode(self):
-        return self.requested.get("mode") or "AccuracyOnly"
 
     def as_dict(self):
         return {"model": self.model, "sources": self.sources, "requested": self.requested,
