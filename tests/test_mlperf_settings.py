@@ -11,7 +11,7 @@ import pytest
 
 from conftest import REPO, echo_harness, run_tailq
 from tailq_loadgen.capture import SessionSettings, build_test_settings, cli_overrides, run_capture
-from tailq_loadgen.capture._calibrate import estimate_test, measured_targets
+from tailq_loadgen.capture._calibrate import TEST_OVERHEAD_S, estimate_test, measured_targets
 from tailq_loadgen.capture._conffile import mlperf_conf_only_values, parse_conf, unmatched_keys
 from tailq_loadgen.capture._settings import snapshot
 
@@ -118,7 +118,10 @@ def test_duration_estimate_before_a_test():
     plan = estimate_test("SingleStream", "PerformanceOnly", s, samples=50, warmup=warm)
     assert plan["seconds"] == 600 and "min_duration" in plan["why"]
     plan = estimate_test("Server", "AccuracyOnly", s, samples=500)
-    assert plan["seconds"] == 5 and plan["samples"] == 500
+    assert plan["seconds"] == pytest.approx(5 + TEST_OVERHEAD_S) and plan["samples"] == 500
+    # after a first pass, its measured pace (LoadGen included) replaces the warm-up's timing
+    plan = estimate_test("SingleStream", "AccuracyOnly", s, samples=500, warmup=warm, pace_s=0.004)
+    assert plan["seconds"] == pytest.approx(2 + TEST_OVERHEAD_S) and "pace" in plan["why"]
     plan = estimate_test("SingleStream", "PerformanceOnly", dict(s, max_duration_ms=30000),
                          samples=50, warmup=warm)
     assert plan["seconds"] == 30 and "max_duration" in plan["why"]

@@ -22,6 +22,7 @@ ROUND_TRIP_NS = 15_000        # LoadGen + wrapper per query, SingleStream (loadg
 SERVER_HANDOFF_NS = 250_000   # issue thread → worker thread, GIL included (measured p50)
 SERVER_UTILISATION = 0.3
 TRACE_BYTES_PER_SAMPLE = 700  # LoadGen's trace on disk
+TEST_OVERHEAD_S = 0.12        # starting and finishing one LoadGen test (measured: 20-sample passes)
 QUERY_BYTES = 317             # LoadGen's memory per pre-generated query
 MEASURED_ATTRS = {"SingleStream": "single_stream_expected_latency_ns",
                   "MultiStream": "multi_stream_expected_latency_ns",
@@ -74,13 +75,16 @@ def _per_sample_s(scenario, settings, warmup):
     return per_call / batch
 
 
-def estimate_test(scenario, mode, settings, *, samples, warmup=None):
+def estimate_test(scenario, mode, settings, *, samples, warmup=None, pace_s=None):
     """What one LoadGen test will do: ``{"samples", "seconds", "trace_bytes", "why"}``.
 
     ``samples`` is the dataset size (an AccuracyOnly pass issues each once). ``seconds`` is
     an estimate (None when it cannot be made), ``why`` names what sets the length.
+    ``pace_s``: seconds per sample that an earlier test of this session took, LoadGen and
+    recording included — better than the warm-up's backend-only timing, which on a busy
+    machine can miss LoadGen's round trip by an order of magnitude.
     """
-    per_sample = _per_sample_s(scenario, settings, warmup)
+    per_sample = pace_s or _per_sample_s(scenario, settings, warmup)
     spq = int(settings.get("multi_stream_samples_per_query") or 8) if scenario == "MultiStream" else 1
     if mode == "AccuracyOnly":
         n = int(settings.get("accuracy_sample_count_override") or 0) or samples
@@ -89,8 +93,8 @@ def estimate_test(scenario, mode, settings, *, samples, warmup=None):
             why = f"{n:,} samples at {settings.get('server_target_qps'):g} QPS"
         else:
             seconds = n * per_sample if per_sample else None
-            why = f"{n:,} samples"
-        return _plan(n, seconds, why)
+            why = f"{n:,} samples" + (" at the pace of the last pass" if pace_s else "")
+        return _plan(n, None if seconds is None else seconds + TEST_OVERHEAD_S, why)
     if mode == "SubmissionRun":
         acc = estimate_test(scenario, "AccuracyOnly", settings, samples=samples, warmup=warmup)
         perf = estimate_test(scenario, "PerformanceOnly", settings, samples=samples, warmup=warmup)

@@ -175,6 +175,7 @@ class CaptureSession:
         self.lg_qsl = lg.ConstructQSL(total, perf_count, self.sut.load_samples,
                                       self.sut.unload_samples)
         self.status_counts = {}
+        self.pace_s = None  # seconds per sample of the last AccuracyOnly pass
         self._closed = False
 
     def __enter__(self):
@@ -191,7 +192,7 @@ class CaptureSession:
     def announce(self, modes, label=None, overrides=None):
         """Say how long ``modes`` will take, before they run (from the warm-up's timing)."""
         by_mode = {m: estimate_test(self.scenario, m, snapshot(self.settings.build(m, overrides)[0]),
-                                    samples=self.total, warmup=self.meta["warmup"])
+                                    samples=self.total, warmup=self.meta["warmup"], pace_s=self.pace_s)
                    for m in set(modes)}
         self.progress.note(describe_tests(label or tests_label(modes), [by_mode[m] for m in modes]))
 
@@ -244,8 +245,9 @@ class CaptureSession:
             if not experiment.gc_during_test:
                 gc.disable()
             plan = estimate_test(self.scenario, test_mode, snapshot(ts), samples=self.total,
-                                 warmup=self.meta["warmup"])
+                                 warmup=self.meta["warmup"], pace_s=self.pace_s)
             test["expected"] = plan
+            t0 = time.monotonic()
             try:
                 with PassProgress(self.progress, f"pass {index} ({test_mode})", writer,
                                   self.batch, plan["samples"], plan["seconds"]):
@@ -254,6 +256,9 @@ class CaptureSession:
             finally:
                 if gc_was_enabled:
                     gc.enable()
+            if test_mode == "AccuracyOnly" and writer.rows_written and self.scenario != "Server":
+                # the real pace, LoadGen's round trip included, for the next estimates
+                self.pace_s = (time.monotonic() - t0) / writer.rows_written
             writer.close()
             self._writer = None
             test.update(_finish_test(out, index, lg_dir, writer, trace, sut))

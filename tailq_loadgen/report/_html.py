@@ -103,10 +103,10 @@ def _compare_table(c):
                     "obs min", "pred p5", "obs p5", "pred mean", "obs mean", "pred max", "obs max",
                     "JSD", "noise floor p95", "match", "worst inside"), rows)
     lg = "".join(
-        f"<p>LoadGen, the full run's performance test: {_esc(v['validity'])}, early stopping "
-        f"{'met' if v['early_stopping_met'] else 'not met'}; "
-        f"p{(v['target_percentile'] or 0) * 100:g} latency {_ms(v['percentile_latency_ns'])} ms "
-        f"over {v['query_count']} queries (its reasons are in the full run's section).</p>"
+        f"<p>LoadGen, the full run's performance test (pass {v['pass']}): {_esc(v['validity'])}"
+        + (" — its reasons are in the full run's section" if v["validity"] != "VALID" else "")
+        + f"; p{(v['target_percentile'] or 0) * 100:g} latency {_ms(v['percentile_latency_ns'])} ms "
+        f"over {v['query_count']} queries.</p>"
         for v in c["loadgen"]["performance_tests"])
     warnings = "".join(f"<p class=warn>warning: {_esc(w)}</p>" for w in c.get("warnings", []))
     return table + lg + warnings
