@@ -60,7 +60,7 @@ def conclude(sections, self_checks=()):
     ``self_checks``: ``(topic, level, text)`` findings from the analyses' self-checks
     (in-sample and hold-out), added as they are.
     """
-    findings, steps = [], []
+    findings, steps, drifting = [], [], []
     compares = [(s["run_dir"], s["compare"]) for s in sections if s.get("compare")]
     headline, level = None, "note"
     for est_dir, c in compares:
@@ -73,10 +73,11 @@ def conclude(sections, self_checks=()):
                         f"The estimate {est_dir} does not reproduce the full run {c['full']}: "
                         "do not rely on it.")
         if failing:
-            steps.append(f"Do not use the estimate's figures at {', '.join(failing)}. Look at the "
-                         "drift lines below: a drifting run cannot be matched. Otherwise capture "
-                         "more passes (tailq estimate --max-passes) or try --model pooled-robust, "
-                         "then compare again (tailq compare ... --overwrite).")
+            steps.append(f"Do not use the estimate's figures at {', '.join(failing)}. If a run "
+                         "drifts (see drift above), it cannot be matched: measure again on a "
+                         "quiet machine. Otherwise capture more passes (tailq estimate "
+                         "--max-passes) or try --model pooled-robust, then compare again "
+                         "(tailq compare … --overwrite).")
         else:
             steps.append("The estimate can stand in for the full run at these thresholds; "
                          "estimate future runs the same way.")
@@ -90,7 +91,7 @@ def conclude(sections, self_checks=()):
                     "yet whether it reproduces one." if estimates else
                     "Not checked: this report holds no comparison of an estimate with a full run.")
         steps.append("Check the estimate against a reference: tailq full --harness … --out FULL, "
-                     "then tailq compare EST FULL, then tailq report EST FULL --html ….")
+                     "then tailq compare EST FULL, then tailq report EST FULL --html PAGE.")
     for s in sections:
         d = s["run_dir"]
         wf = (s["analysis"] or {}).get("workflow") or {}
@@ -122,9 +123,11 @@ def conclude(sections, self_checks=()):
             findings.append(("drift", "bad" if drift.get("drifting") else "good",
                              f"{d}: {drift.get('message')}."))
             if drift.get("drifting"):
-                steps.append(f"{d} drifts across its passes: run it again on a quiet machine "
-                             "(nothing else running, fixed CPU frequency); a drifting run is not "
-                             "one distribution.")
+                drifting.append(d)
+    if drifting:
+        steps.append(f"{' and '.join(drifting)} drift{'s' if len(drifting) == 1 else ''} across "
+                     "the passes: measure again on a quiet machine (nothing else running, a "
+                     "fixed CPU frequency); a drifting run is not one distribution.")
     findings.extend(self_checks)
     return Conclusion(headline, level, tuple(findings), tuple(dict.fromkeys(steps)))
 

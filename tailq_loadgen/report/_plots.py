@@ -79,8 +79,10 @@ def sample_distributions(d):
         lo, hi, beyond = _data_range(obs)
         inside = obs[(obs >= lo) & (obs <= hi)]
         bins = np.linspace(lo, hi, int(np.clip(np.sqrt(inside.size) * 2, 6, 30)) + 1)
-        ax.hist(inside, bins=bins, density=True, color="tab:gray", alpha=0.6,
-                label=f"{obs.size} observed")
+        # densities relative to all observations (and all model draws), so the counts
+        # beyond the axis weigh on both the same way
+        ax.hist(inside, bins=bins, weights=np.full(inside.size, 1.0 / (obs.size * (bins[1] - bins[0]))),
+                color="tab:gray", alpha=0.6, label=f"{obs.size} observed")
         body = sim[(sim >= lo) & (sim <= hi)]
         if body.size > 1 and np.ptp(body) > 0:
             xs = np.linspace(lo, hi, 200)
@@ -192,7 +194,7 @@ def predicted_vs_observed(d):
         _bars(ax, r["predicted_histogram"], "predicted", "tab:orange", k)
         _bars(ax, r["observed_histogram"], "observed", "tab:blue", k)
         width = k * (r["predicted_histogram"] or r["observed_histogram"])["bin_width"] * 100
-        ax.set_title(f"{r['label']} (bars {width:.2g} points wide)", fontsize=9)
+        ax.set_title(f"{r['label']} (bars of {width:.2g} point{'' if width == 1 else 's'})", fontsize=9)
         ax.set_xlabel("tail quality (%)")
         ax.set_ylabel("share of passes")
         ax.legend(fontsize=7)
