@@ -17,6 +17,10 @@ RULES = {
                                                "tailq_loadgen.capture", "tailq_loadgen.harnesses"},
     "tailq_loadgen/report": FRAMEWORKS | {"mlperf_loadgen", "tailq_loadgen.capture", "tailq_loadgen.harnesses"},
     "harnesses": {"mlperf_loadgen", "scipy", "tailq_loadgen.capture", "tailq_loadgen.tailquality"},
+    "tailq_loadgen/planning": FRAMEWORKS | {"mlperf_loadgen", "matplotlib", "pyarrow", "os", "io", "json",
+                                            "pathlib", "tailq_loadgen.records", "tailq_loadgen.capture",
+                                            "tailq_loadgen.harnesses", "tailq_loadgen.cli",
+                                            "tailq_loadgen.workflow", "tailq_loadgen.report"},
 }
 
 
