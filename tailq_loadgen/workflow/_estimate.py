@@ -52,11 +52,15 @@ def estimate(harness, *, scenario, out, thresholds="p90,p95,p99", tau=0.05, wind
                         user_conf=user_conf, experiment=experiment, overrides=overrides,
                         overwrite=overwrite, log=lambda *_: None, mlperf_conf=mlperf_conf,
                         progress=progress) as session:
-        session.announce(["AccuracyOnly"] * max_passes, f"estimate: capture of at most {max_passes} passes (a refit follows each)")
+        session.announce(["AccuracyOnly"] * max_passes,
+                         f"estimate: capture of at most {max_passes} passes (a refit follows each)")
         while reason is None:
             first = session.passes == 0
             n_new = min(max(round_passes, 2) if first else round_passes, max_passes - session.passes)
             session.run(["AccuracyOnly"] * n_new)
+            if first and session.passes < max_passes:  # now at the pace the passes really take
+                session.announce(["AccuracyOnly"] * (max_passes - session.passes),
+                                 f"estimate: at most {max_passes - session.passes} more passes")
             matrix = pass_matrix(records.load_run(out))
             if tracker is None:
                 _, synthetic, _ = metrics_for_run(records.load_run(out), matrix, harness)
