@@ -1,11 +1,10 @@
 """Capture: drives MLPerf LoadGen over a harness and records every sample. No statistics."""
 
-from ._calibrate import describe_tests, estimate_test, format_duration, tests_label
+from ._calibrate import format_duration
 from ._runner import CaptureResult, CaptureSession, plan_tests, run_capture
 from ._settings import (MODES, SCENARIOS, Experiment, SessionSettings,
                         build_test_settings, cli_overrides, load_experiment)
 
 __all__ = ["CaptureResult", "CaptureSession", "Experiment", "MODES",
            "SCENARIOS", "SessionSettings", "build_test_settings", "cli_overrides",
-           "describe_tests", "estimate_test", "format_duration", "load_experiment",
-           "plan_tests", "run_capture", "tests_label"]
+           "format_duration", "load_experiment", "plan_tests", "run_capture"]

@@ -154,14 +154,6 @@ def format_bytes(n):
     return f"{n} B"
 
 
-def describe_plan(label, plan, *, trace=True):
-    """``label``: ≈ duration (what sets it)[, trace size]."""
-    text = f"{label}: ≈ {format_duration(plan['seconds'])} ({plan['why']})"
-    if trace and plan["trace_bytes"] and plan["trace_bytes"] >= 100e6:
-        text += f"; LoadGen's trace ≈ {format_bytes(plan['trace_bytes'])}"
-    return text
-
-
 def describe_tests(label, plans):
     """``label ≈ 3.1 s (719 samples at 1,200 QPS each)`` for a list of test plans."""
     seconds = None if any(p["seconds"] is None for p in plans) else sum(p["seconds"] for p in plans)

@@ -17,8 +17,7 @@ import json
 import os
 import re
 
-from .._errors import UserError
-from ._analysis_file import write_result
+from ._analysis_file import read_result, write_result
 
 RESULTS = "results.json"
 RESULTS_FORMAT = "tailq-loadgen-results"
@@ -228,16 +227,5 @@ def record_verdict(lg_dir, result, effective, *, pass_index, extra=None):
 
 def read_results(lg_dir):
     """``results.json`` of a LoadGen directory (a UserError names a missing or bad one)."""
-    path = os.path.join(lg_dir, RESULTS)
-    try:
-        with open(path, encoding="utf-8") as f:
-            doc = json.load(f)
-    except OSError as exc:
-        raise UserError(f"{path}: cannot read it ({exc.strerror})") from None
-    except ValueError:
-        raise UserError(f"{path}: not valid JSON; re-run the test") from None
-    if not isinstance(doc, dict) or doc.get("format") != RESULTS_FORMAT:
-        raise UserError(f"{path}: not a {RESULTS_FORMAT} file")
-    if doc.get("schema_version", 0) > RESULTS_SCHEMA_VERSION:
-        raise UserError(f"{path}: written by a newer tailq; upgrade tailq-loadgen")
-    return doc
+    return read_result(os.path.join(lg_dir, RESULTS), RESULTS_FORMAT, RESULTS_SCHEMA_VERSION,
+                       missing="tests captured by this tailq write one beside LoadGen's logs")
