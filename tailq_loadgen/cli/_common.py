@@ -49,6 +49,13 @@ def add_capture_args(p, out_help="run directory to create"):
                       help="worker threads that serve Server queries (experiment: server_workers, 1)")
     p.add_argument("--no-trace", action="store_true",
                    help="cheaper: skip LoadGen's trace, record the wrapper's stamps only")
+    p.add_argument("--remote", default=None, metavar="URL",
+                   help="the model runs on a V2 inference server (Triton, KServe, MLServer): "
+                        "v2+grpc://HOST:PORT/MODEL or v2+http://HOST:PORT/MODEL; the harness "
+                        "keeps the dataset and the metric (docs/vendor-evaluation.md)")
+    p.add_argument("--max-in-flight", type=int, default=None, metavar="K",
+                   help="requests in flight at once (MultiStream, Server, Offline); "
+                        "experiment option max_in_flight")
 
 
 def capture_options(args):
@@ -59,7 +66,8 @@ def capture_options(args):
     experiment = capture.load_experiment(args.experiment)
     changes = {"trace": False} if args.no_trace else {}
     for flag, value, field in (("--max-batchsize", args.max_batchsize, "offline_batch_size"),
-                               ("--threads", args.threads, "server_workers")):
+                               ("--threads", args.threads, "server_workers"),
+                               ("--max-in-flight", getattr(args, "max_in_flight", None), "max_in_flight")):
         if value is not None:
             if value < 1:
                 raise UserError(f"{flag} {value}: must be at least 1")
@@ -84,4 +92,9 @@ def add_analysis_args(p, thresholds="p90,p95,p99"):
 def harness_from_args(args):
     from .. import harnesses  # the registry imports no framework until a harness is built
 
-    return harnesses.get_harness(args.harness, **harnesses.parse_harness_args(args.harness_arg))
+    harness = harnesses.get_harness(args.harness, **harnesses.parse_harness_args(args.harness_arg))
+    if getattr(args, "remote", None):
+        from ..capture import remote_harness  # tritonclient is loaded only for --remote
+
+        harness = remote_harness(harness, args.remote)
+    return harness

@@ -14,6 +14,7 @@ import os
 from ..records import format_metric
 from ._conclude import GLOSSARY, conclude
 from ._plots import FIGURES
+from ._systems import overlay_figure, system_line, systems_html
 
 _CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222;
 padding:0 1em}h1{font-size:1.5em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:2em}
@@ -149,13 +150,22 @@ def _png(fig):
 _ROLE = {"estimate": "reduced estimate", "full": "full reference run"}
 
 
-def write_report(sections, html_path):
-    """``sections``: report_data dicts. Writes the page and ``<stem>_files/<n>-<figure>.png``."""
+def write_report(sections, html_path, systems=None):
+    """``sections``: report_data dicts; ``systems``: the systems comparison, or None.
+    Writes the page and ``<stem>_files/<n>-<figure>.png``."""
     out_dir = os.path.dirname(os.path.abspath(html_path))
     stem = os.path.splitext(os.path.basename(html_path))[0]
     fig_dir = os.path.join(out_dir, f"{stem}_files")
     os.makedirs(fig_dir, exist_ok=True)
     parts, pngs = [], []
+    if systems is not None:  # issue 14: the overlay of every system, before the per-run sections
+        data = _png(overlay_figure(systems))
+        path = os.path.join(fig_dir, "systems-overlay.png")
+        with open(path, "wb") as f:
+            f.write(data)
+        pngs.append(path)
+        parts.append(systems_html(systems, _table) + '<img alt="systems overlay" '
+                     f'src="data:image/png;base64,{base64.b64encode(data).decode()}">')
     for n, d in enumerate(sections):
         meta, a = d["meta"], d["analysis"]["analysis"]
         wf = d["analysis"].get("workflow") or {}
@@ -170,6 +180,7 @@ def write_report(sections, html_path):
             f"({_esc(d['metric'])}): {a['tq_inf']:.4f}"
             + (f"; {_esc(wf.get('kind', ''))}: {_esc(wf.get('stop_reason') or '')}" if wf.get("stop_reason") else "")
             + "</p>")
+        parts.append(f"<p class=meta>system: {_esc(system_line(meta))}</p>")
         for w in a.get("warnings", []):
             parts.append(f"<p class=warn>warning: {_esc(w)}</p>")
         parts.append("<h3>LoadGen's verdict</h3>")

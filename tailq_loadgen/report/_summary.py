@@ -4,6 +4,7 @@ import numpy as np
 
 from ..records import format_metric, format_verdict, verdict
 from ..tailquality import early_stopping, loadgen_percentile
+from ._systems import system_line
 
 SHOWN_PERCENTILES = (0.5, 0.9, 0.95, 0.97, 0.99, 0.999)
 STATUSES = ("ok", "error", "timeout", "cancelled")
@@ -65,6 +66,8 @@ def summarize_run(run, quality=None):
         "percentile_rule": "loadgen sorted[floor(n*p)]" + (" over query latencies"
                                                           if multistream else ""),
         "quality": quality,
+        "system": system_line(meta),
+        "system_description": {k: meta.get(k) for k in ("system", "versions", "code", "dispatch")},
     }
     if pooled.size:
         out["tailq_percentile_latency_ns"] = {
@@ -112,7 +115,8 @@ def format_summary(s):
              f"{s['scenario']}, {s['mode']}",
              f"model      {s.get('model')} (the name LoadGen matches user.conf keys on)",
              f"status     {s['status']}" + (f": {s['abort_reason']}" if s["abort_reason"] else ""),
-             f"latency    from {s['latency_source']}"]
+             f"latency    from {s['latency_source']}",
+             f"system     {s['system']}"]
     if s.get("audit"):
         lines.append(f"audit      {s['audit'].get('test') or 'audit.config'} "
                      f"({s['audit'].get('path')}) was applied by LoadGen")
