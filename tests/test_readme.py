@@ -4,7 +4,9 @@ The README's fenced ``sh`` and ``python`` blocks are read and run in order in a 
 tracked files (no runs/, no caches; ``.venv`` is this checkout's, linked in, as ``make run``
 would have left it). Long commands run at small size by the flags below — each says what it
 changes — and the Server example runs exactly as written (it must finish in under a minute).
-``make test`` is the suite itself and is not run again. A command may only exit 0, or 1
+``make test`` is the suite itself and is not run again; the indented (unfenced) examples that
+need a V2 inference server running are not run here (tests/test_remote*.py drive a real
+MLServer). A command may only exit 0, or 1
 where the README says so (a ``--fail-if`` that held, an audit that failed on this busy
 machine).
 """
