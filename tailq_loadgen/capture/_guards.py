@@ -9,10 +9,11 @@ than memory holds. Here every value is checked as LoadGen parsed it — whicheve
 it: flags, ``user.conf``, the experiment file, or LoadGen's built-in ``mlperf.conf`` — and
 refused with a one-line UserError (exit 2) that names the source.
 
-Pure functions of plain values: no LoadGen, no files.
+Pure functions of plain values: no LoadGen, no files (``memory_bytes`` asks the OS).
 """
 
 import math
+import os
 
 from .._errors import UserError
 
@@ -44,10 +45,12 @@ FLAG = {"min_duration_ms": "--time", "max_duration_ms": "--time", "server_target
 class Sources:
     """Where each setting may have come from, to name it in an error."""
 
-    def __init__(self, scenario, user_conf=None, experiment_loadgen=None, overrides=None, builtin=None):
-        self.scenario, self.user_conf = scenario, user_conf
+    def __init__(self, scenario, user_conf=None, experiment_loadgen=None, overrides=None,
+                 before_user_conf=None, mlperf_conf=None, measured=None):
+        self.scenario, self.user_conf, self.mlperf_conf = scenario, user_conf, mlperf_conf
         self.experiment = experiment_loadgen or {}
-        self.overrides, self.builtin = overrides or {}, builtin or {}
+        self.overrides, self.before_user_conf = overrides or {}, before_user_conf or {}
+        self.measured = measured or {}
 
     def name(self, attr, value):
         if attr in self.overrides:
@@ -58,10 +61,14 @@ class Sources:
         for section in (self.scenario, "*"):
             if attr in self.experiment.get(section, {}):
                 return f"--experiment loadgen.{section}.{attr} = {value!r}"
-        if self.user_conf and self.builtin.get(attr, object()) != value:
+        if self.user_conf and self.before_user_conf.get(attr, object()) != value:
             key = USER_CONF_KEY.get(attr, attr)
             return (f"--user_conf {self.user_conf}: LoadGen read {attr} = {value!r} from it "
                     f"(key {self.scenario}.{key})")
+        if attr in self.measured:
+            return f"the target measured at start: {attr} = {value!r}"
+        if self.mlperf_conf:
+            return f"--mlperf_conf {self.mlperf_conf} (or LoadGen's built-in one): {attr} = {value!r}"
         return f"LoadGen's built-in mlperf.conf: {attr} = {value!r}"
 
 
@@ -162,6 +169,14 @@ def check_schedule(s, scenario, mode, samples, sources, memory_bytes=None):
                     f"samples (~{need / 2**30:,.1f} GiB, more than half of this machine's "
                     f"{memory_bytes / 2**30:,.1f} GiB); set it closer to the system's real "
                     "speed, or shorten the test")
+
+
+def memory_bytes():
+    """Physical memory (os.sysconf), or None where the platform does not say."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
 
 
 def check_experiment(experiment):

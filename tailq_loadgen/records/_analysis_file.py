@@ -36,9 +36,9 @@ def write_result(run_dir, name, fmt, version, payload):
     return path
 
 
-def read_result(path, fmt, version):
+def read_result(path, fmt, version, missing="run `tailq analyze` on that run first"):
     if not os.path.lexists(path):
-        raise UserError(f"{path}: not found; run `tailq analyze` on that run first")
+        raise UserError(f"{path}: not found; {missing}")
     doc = read_json(path, fmt)
     if not isinstance(doc, dict) or doc.get("format") != fmt:
         raise UserError(f"{path}: not a {fmt} file")

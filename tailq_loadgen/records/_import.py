@@ -170,7 +170,7 @@ def _check_same_run_kind(dirs, first, total):
 
 def import_loadgen_dirs(dirs, out, *, harness=None, output=None, sizes=None, overwrite=False,
                         chunk_rows=65536, tailq_version=None, scores=None, make_metric=None,
-                        dataset_size=None, inputs=(), log=None):
+                        dataset_size=None, inputs=(), log=None, progress=None):
     """Write a run directory at ``out`` from LoadGen output ``dirs`` (one pass each).
 
     ``harness``: the describe() dict of the harness that scores the outputs (or None);
@@ -178,7 +178,8 @@ def import_loadgen_dirs(dirs, out, *, harness=None, output=None, sizes=None, ove
     Scoring, stored in ``quality/`` so that no reader needs the harness again: ``scores``
     (``(values, metric name)`` per sample, from a correctness file) or ``make_metric``
     (outputs of one pass, in sample order, padded to ``dataset_size`` → a metric).
-    ``inputs``: further files read (e.g. the correctness CSV). Returns the metadata written.
+    ``inputs``: further files read (e.g. the correctness CSV); ``progress(done, total)`` is
+    called after each pass. Returns the metadata written.
     """
     first, total = read_first_detail(dirs)
     _check_same_run_kind(dirs, first, total)
@@ -200,6 +201,8 @@ def import_loadgen_dirs(dirs, out, *, harness=None, output=None, sizes=None, ove
             rundir.meta["warnings"].extend(warnings)
             modes.add(test["mode"])
             rundir.write_metadata()
+            if progress is not None:
+                progress(index + 1, len(dirs))
         rundir.write_samples(np.full(total, np.nan) if sizes is None
                              else np.asarray(sizes, dtype=np.float64)[:total])
         if scores is not None:

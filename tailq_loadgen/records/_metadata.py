@@ -25,7 +25,7 @@ MAX_STR = 100_000
 MAX_ITEMS = 1_000_000
 INT64 = (-(2**63), 2**64 - 1)  # signed or unsigned 64-bit (LoadGen seeds are uint64)
 SCENARIO_NAMES = ("SingleStream", "MultiStream", "Server", "Offline")
-MODE_NAMES = ("PerformanceOnly", "AccuracyOnly", "SubmissionRun")
+MODE_NAMES = ("PerformanceOnly", "AccuracyOnly", "SubmissionRun", "FindPeakPerformance")
 RUN_STATUSES = ("running", "complete", "aborted", "interrupted", "failed")
 
 
@@ -375,6 +375,10 @@ declare("settings.sources", Nullable(ListOf(_STR)), "sources in order of precede
 declare("settings.requested", Nullable(MapOf(Scalar())), "every TestSettings attribute as built")
 declare("settings.experiment", Nullable(JSON()), "tailq's experiment options")
 declare("settings.overrides", Nullable(MapOf(Scalar())), "TestSettings set by command-line flags")
+declare("settings.measured", Nullable(MapOf(Scalar())), "targets measured at start (from the warm-up)")
+declare("settings.user_conf_warnings", Nullable(ListOf(Str())), "user.conf keys that do nothing in this run")
+declare("settings.mlperf_conf", _OPT_STR, "the --mlperf_conf file, or null (LoadGen's built-in one)")
+declare("settings.audit", Nullable(JSON()), "the audit config LoadGen read (path, test, keys), or null")
 declare("seeds", Nullable(Record()), "random seeds")
 declare("seeds.loadgen", Nullable(MapOf(Int())), "LoadGen's seeds from mlperf.conf")
 declare("seeds.per_pass_seeds", Nullable(Bool()), "whether each pass got its own LoadGen seeds")
@@ -422,5 +426,12 @@ for _name, _type, _doc in (
          "SubmissionRun: sample_seq below this is LoadGen's accuracy phase"),
         ("load_error", _OPT_STR, "the dataset failed to load samples"),
         ("server_statistics", Nullable(MapOf(Float())),
-         "change of a V2 server's cumulative statistics over the test (Triton)")):
+         "change of a V2 server's cumulative statistics over the test (Triton)"),
+        ("requested_mode", Nullable(Str(choices=MODE_NAMES)),
+         "the mode asked for, when an audit config made LoadGen run another"),
+        ("verdict", Nullable(JSON()),
+         "LoadGen's verdict: VALID/INVALID with reasons, the scenario's metric (also results.json)"),
+        ("expected", Nullable(JSON()), "the duration estimate made before the test ran"),
+        ("latency_source", Nullable(Str(choices=("loadgen_trace", "wrapper"))),
+         "this test's latency source when it differs from the run's (FindPeakPerformance)")):
     declare(f"tests[].{_name}", _type, _doc, required=_name in ("pass", "mode", "complete"))

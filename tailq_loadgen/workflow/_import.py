@@ -56,10 +56,12 @@ def read_correctness(path, total):
     return scores, ("accuracy" if col == "correct" else "score")
 
 
-def import_run(dirs, out, *, harness=None, correctness=None, overwrite=False, log=print):
+def import_run(dirs, out, *, harness=None, correctness=None, overwrite=False, log=print,
+               progress=None):
     """Import LoadGen ``dirs`` (one pass each), scored by ``harness`` (a Harness, given on the
     command line) or by a ``correctness`` CSV. Either way the scores are stored in the run
-    directory, so nothing that reads it later needs the harness. Returns the metadata."""
+    directory, so nothing that reads it later needs the harness. ``progress(done, total)``
+    after each pass. Returns the metadata."""
     if (harness is None) == (correctness is None):
         raise UserError("give exactly one of --harness or --correctness")
     if not dirs:
@@ -84,4 +86,5 @@ def import_run(dirs, out, *, harness=None, correctness=None, overwrite=False, lo
         kw.update(make_metric=getattr(harness, "make_metric", None), dataset_size=n)
     return records.import_loadgen_dirs(dirs, out, harness=describe, output=output, sizes=sizes,
                                        overwrite=overwrite, tailq_version=__version__,
-                                       inputs=[correctness] if correctness else [], log=log, **kw)
+                                       inputs=[correctness] if correctness else [], log=log,
+                                       progress=progress, **kw)
