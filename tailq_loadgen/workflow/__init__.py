@@ -9,7 +9,15 @@ from ._import import import_run, read_correctness
 from ._report import report_data
 from ._inputs import PassMatrix, pass_matrix
 from ._metric import run_quality, summarize
+from ._profile import (Capacity, Profile, ProfileError, extract_profile, format_profiles,
+                       load_profile, load_profiles)
+from ._profile_capture import DEFAULT_QUERIES as DEFAULT_PROFILE_QUERIES
+from ._profile_capture import (capture_profile, profile_family, profile_from_flags,
+                               profile_variants)
 
 __all__ = ["EstimateResult", "Finding", "check_run", "format_check", "FullResult", "compare_runs", "estimate", "failed_conditions",
            "format_compare", "full_run", "import_run", "read_correctness", "report_data", "parse_conditions", "write_compare",
-           "PassMatrix", "analyze_run", "format_analysis", "pass_matrix", "run_quality", "summarize"]
+           "PassMatrix", "analyze_run", "format_analysis", "pass_matrix", "run_quality", "summarize",
+           "Capacity", "DEFAULT_PROFILE_QUERIES", "Profile", "ProfileError", "capture_profile",
+           "extract_profile", "format_profiles", "load_profile", "load_profiles", "profile_family",
+           "profile_from_flags", "profile_variants"]
