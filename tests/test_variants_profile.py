@@ -261,3 +261,24 @@ def test_profile_record_is_immutable_and_validates():
                 correct=[1.0], service_ns=[1], compute_ns=[1], sample_index=[0],
                 sample_latency_ns=[1])
     assert isinstance(UserError("x"), Exception) and issubclass(ProfileError, UserError)
+
+
+def test_your_own_harness_is_profiled_like_a_family_variant(tmp_path):
+    # docs/variants.md: "bring your own variants" with the harness of docs/harnesses.md
+    import re
+
+    from conftest import REPO
+
+    text = open(os.path.join(REPO, "docs", "harnesses.md")).read()
+    (tmp_path / "my_harness.py").write_text(re.search(r"```python\n(.*?)```", text, re.S).group(1))
+    env = dict(os.environ, PYTHONPATH=str(tmp_path))
+    out = str(tmp_path / "prof")
+    proc = subprocess.run([sys.executable, "-m", "tailq_loadgen.cli", "profile", "--harness",
+                           "my_harness:make_harness", "--harness-arg", "n=64", "--queries", "30",
+                           "--batch-sizes", "1,8", "--out", out],
+                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    profiles = workflow.load_profiles(out)
+    assert [(p.variant, p.batch_size, p.threads, p.family) for p in profiles] == [
+        ("my-model", 1, 1, None), ("my-model", 8, 1, None)]  # its threads() says intra_op 1
+    assert all(p.accuracy == 1.0 for p in profiles)

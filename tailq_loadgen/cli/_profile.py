@@ -11,7 +11,8 @@ def add_parser(sub):
     g = p.add_mutually_exclusive_group(required=True)
     g.add_argument("--family", help="a variant family (digits, docstrings, synthetic, "
                                     "synthetic-laws): profile all its variants")
-    g.add_argument("--harness", help="profile one harness (name or module:function)")
+    g.add_argument("--harness", help="profile these harnesses (names or module:function, "
+                                     "comma-separated): your own variants")
     g.add_argument("--show", metavar="DIR", help="print the profiles already captured in DIR")
     p.add_argument("--variants", default=None, help="with --family: only these, comma-separated")
     p.add_argument("--harness-arg", action="append", default=[], metavar="KEY=VALUE",

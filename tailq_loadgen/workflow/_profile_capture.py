@@ -256,4 +256,7 @@ def profile_from_flags(*, family=None, harness=None, variants=None, harness_args
     if family is not None:
         chosen = [v.strip() for v in variants.split(",") if v.strip()] if variants else None
         return profile_family(family, variants=chosen, **kw)
-    return profile_variants([harness], family=(harnesses.family_of(harness) or (None,))[0], **kw)
+    names = [h.strip() for h in harness.split(",") if h.strip()]
+    families = {harnesses.family_of(h)[0] if harnesses.family_of(h) else None for h in names}
+    family = families.pop() if len(families) == 1 else None  # named only when all share one
+    return profile_variants(names, family=family, **kw)
