@@ -48,6 +48,8 @@ def test_extract_takes_query_latency_and_the_joint_law():
     assert np.all(np.diff(p.q(taus)) >= 0) and np.all(p.q(taus) <= p.accuracy + 1e-12)
     assert p.throughput == pytest.approx(2 * 1e9 / np.mean([100, 210, 300]))
     assert p.percentile_ns(0.5) == 210  # LoadGen's convention: sorted[floor(n·p)]
+    lat, score = p.observations()
+    assert lat.tolist() == [100, 100, 300, 300, 200, 210] and score.tolist() == [1, 0, 1, 1, 1, 1]
     with pytest.raises(ValueError):
         p.service_ns[0] = 1  # read-only
 

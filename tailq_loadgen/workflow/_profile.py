@@ -181,6 +181,13 @@ class Profile:
         k = np.searchsorted(self._sorted_latency, tau, side="right")
         return self._cum_weight[k]
 
+    def observations(self):
+        """(latency_ns, score) per sample issued in the service passes: the joint draws, for a
+        simulator that resamples a job's service time and correctness together (the routing
+        room's ``Empirical(times, correct)``). Resampling these rows weighs each sample by how
+        often it was drawn; :meth:`q` weighs every sample alike (so q(∞) = accuracy)."""
+        return self.sample_latency_ns, self.correct[self.sample_index]
+
     # -- views -----------------------------------------------------------------------------
     def summary(self):
         """Scalars for tables and JSON: accuracy, service percentiles (ms), throughput."""
