@@ -208,6 +208,8 @@ def main():
     ap.add_argument("--families", default="digits,docstrings,synthetic,synthetic-laws")
     ap.add_argument("--queries", type=int, default=None, help="override every family's count")
     ap.add_argument("--keep", default=None, help="keep the profiles in this directory")
+    ap.add_argument("--resume", action="store_true",
+                    help="with --keep: reuse the profiles already there (tailq profile --resume)")
     ap.add_argument("--quick", action="store_true", help="small sizes, to try the script")
     ap.add_argument("--no-sweep", action="store_true", help="skip the text layer/token sweep")
     args = ap.parse_args()
@@ -224,8 +226,8 @@ def main():
             print(f"profiling {fam}: batches {batches}, threads {threads}", flush=True)
             results[fam] = workflow.profile_family(
                 fam, out=os.path.join(root, fam), batch_sizes=batches, threads=threads,
-                queries=args.queries or queries, harness_args=hargs, overwrite=True,
-                log=lambda *_: None)
+                queries=args.queries or queries, harness_args=hargs,
+                overwrite=not args.resume, resume=args.resume, log=lambda *_: None)
             seconds[fam] = time.perf_counter() - t0
             print(workflow.format_profiles(results[fam]), flush=True)
         sweep = None

@@ -284,3 +284,24 @@ def test_your_own_harness_is_profiled_like_a_family_variant(tmp_path):
     assert [(p.variant, p.batch_size, p.threads, p.family) for p in profiles] == [
         ("my-model", 1, 1, None), ("my-model", 8, 1, None)]  # its threads() says intra_op 1
     assert all(p.accuracy == 1.0 for p in profiles)
+
+
+def test_resume_keeps_what_matches_and_captures_the_rest(tmp_path):
+    out = str(tmp_path / "set")
+    kw = dict(out=out, batch_sizes=[1, 2], queries=20, harness_args={"samples": 20}, **QUIET)
+    first = workflow.profile_variants(["synth-det-2ms"], **kw)
+    created = [json.load(open(os.path.join(p.source, "profile.json")))["created"] for p in first]
+    os.remove(os.path.join(first[1].source, "profile.json"))  # as if interrupted there
+    with pytest.raises(UserError, match="--resume"):
+        workflow.profile_variants(["synth-det-2ms"], **kw)
+    logs = []
+    again = workflow.profile_variants(["synth-det-2ms"], **dict(kw, resume=True, log=logs.append))
+    assert [p.batch_size for p in again] == [1, 2]
+    assert any("kept" in line and "batch 1" in line for line in logs)
+    assert not any("kept" in line and "batch 2" in line for line in logs)
+    np.testing.assert_array_equal(again[0].service_ns, first[0].service_ns)
+    assert json.load(open(os.path.join(again[0].source, "profile.json")))["created"] == created[0]
+    # other flags: nothing matches, everything is captured again
+    logs.clear()
+    workflow.profile_variants(["synth-det-2ms"], **dict(kw, queries=21, resume=True, log=logs.append))
+    assert not any("kept" in line for line in logs)

@@ -26,6 +26,8 @@ def add_parser(sub):
     p.add_argument("--count", type=int, default=None, help="use only the first N dataset items")
     p.add_argument("--out", help="directory for the profiles (one run directory each)")
     p.add_argument("--overwrite", action="store_true", help="replace profiles already in --out")
+    p.add_argument("--resume", action="store_true",
+                   help="keep the profiles already in --out that match these flags, capture the rest")
     p.add_argument("--user_conf", default=None, help="LoadGen user.conf")
     p.add_argument("--experiment", default=None, help="tailq experiment YAML")
     p.add_argument("--json", action="store_true", help="with --show: print JSON summaries")
@@ -44,6 +46,7 @@ def main(args):
         family=args.family, harness=args.harness, variants=args.variants,
         harness_args=args.harness_arg, batch_sizes=args.batch_sizes, threads=args.threads,
         queries=args.queries, count=args.count, out=args.out, overwrite=args.overwrite,
+        resume=args.resume,
         user_conf=args.user_conf, experiment=args.experiment)
     print(f"{len(profiles)} profiles in {args.out}")
     return 0

@@ -21,7 +21,8 @@ service-time samples are what was captured.
 ``profile.json`` history: version 1 — first version. Keys: ``format`` ("tailq-profile"),
 ``version``, ``variant``, ``family`` (or null), ``metric``, ``scenario``, ``batch_size``,
 ``threads`` (intra-op, or null where the runtime has none), ``accuracy_pass``,
-``service_passes``, ``queries``, ``created``, ``capacity`` (list, see :class:`Capacity`).
+``service_passes``, ``queries``, ``count`` (``--count``, or null), ``created``, ``capacity``
+(list, see :class:`Capacity`).
 """
 
 import dataclasses

@@ -8,8 +8,9 @@ Per (variant, intra-op threads, batch size) one run directory ``OUT/<variant>/b<
 2. a **PerformanceOnly** test of ``queries`` queries: SingleStream when B = 1, otherwise
    MultiStream with ``samples_per_query = B``. Both issue the next query when the previous
    one completes, so LoadGen's query latency is the service time of one batch on an idle
-   server; the AccuracyOnly test's queries are such observations too, and count. (Offline is not used for service times: its latencies run from the test's start,
-   and its batches' times exist only on the wrapper's clock.)
+   server; the AccuracyOnly test's queries are such observations too, and count. (Offline is
+   not used for service times: its latencies run from the test's start, and its batches'
+   times exist only on the wrapper's clock.)
 
 Issue 16's capacity at an SLO (LoadGen's Server scenario in ``FindPeakPerformance`` mode)
 is a third step that belongs after these two and writes ``profile.json``'s ``capacity``
@@ -97,7 +98,7 @@ def capture_profile(harness, *, out, batch_size=1, queries=DEFAULT_QUERIES, fami
     write_profile_info(out, {"variant": harness.name, "family": family, "metric": harness.metric
                              or "score", "scenario": scenario, "batch_size": batch_size,
                              "threads": threads, "accuracy_pass": 0, "service_passes": [0, 1],
-                             "queries": queries})
+                             "queries": queries, "count": count})
     return load_profile(out)
 
 
@@ -151,6 +152,24 @@ def takes_threads(name):
     return "intra_threads" in inspect.signature(func).parameters
 
 
+def _kept(path, name, args, batch_size, queries, count):
+    """The profile at ``path`` if it was captured exactly so, else None (capture it again)."""
+    from ._profile import is_profile, read_profile_info
+    from .. import records
+
+    if not is_profile(path):
+        return None
+    try:
+        info = read_profile_info(path)
+        source = (records.read_metadata(path).get("harness") or {}).get("source") or {}
+        same = (source.get("harness") == name and source.get("args") == args
+                and info["batch_size"] == batch_size and info["queries"] == queries
+                and info.get("count") == count)
+        return load_profile(path) if same else None
+    except UserError:
+        return None
+
+
 def _config_dir(variant, batch_size, threads):
     return os.path.join(variant.replace(":", "_").replace("/", "_"),
                         f"b{batch_size}-t{threads if threads is not None else 'na'}")
@@ -158,12 +177,14 @@ def _config_dir(variant, batch_size, threads):
 
 def profile_variants(variants, *, out, batch_sizes=(1,), threads=(1,), queries=DEFAULT_QUERIES,
                      family=None, harness_args=None, user_conf=None, experiment=None,
-                     count=None, overwrite=False, log=print):
+                     count=None, overwrite=False, resume=False, log=print):
     """Profile every variant at every thread count and batch size under ``out``.
 
     Returns the profiles in capture order. ``threads`` apply to variants whose factory takes
     ``intra_threads``; the others (the synthetic variants) are captured once per batch size
-    and their thread count is recorded as null."""
+    and their thread count is recorded as null. ``resume``: keep every profile already in
+    ``out`` that was captured with the same harness, arguments, batch size, threads, queries
+    and count, and capture the rest (what an interrupted run left unfinished)."""
     from .. import harnesses
 
     batch_sizes = _positive_ints("--batch-sizes", list(batch_sizes))
@@ -186,9 +207,9 @@ def profile_variants(variants, *, out, batch_sizes=(1,), threads=(1,), queries=D
         if not os.path.isfile(index_path):
             raise UserError(f"--out {out}: directory exists, is not empty and holds no profiles; "
                             "choose a new path")
-        if not overwrite:
-            raise UserError(f"--out {out}: holds profiles already; choose a new path or pass "
-                            "--overwrite to replace those captured again")
+        if not (overwrite or resume):
+            raise UserError(f"--out {out}: holds profiles already; choose a new path, pass "
+                            "--resume to finish them or --overwrite to capture them again")
     os.makedirs(out, exist_ok=True)
     entries, profiles = [], []
     for name in variants:
@@ -197,14 +218,21 @@ def profile_variants(variants, *, out, batch_sizes=(1,), threads=(1,), queries=D
             args = dict(harness_args or {})
             if t is not None:
                 args["intra_threads"] = t
-            harness = harnesses.get_harness(name, **args)
+            harness = None  # built only when something is to be captured
             for b in batch_sizes:
                 rel = _config_dir(name, b, t)
-                log(f"profile {name}: batch {b}, threads {t if t is not None else '—'} → {rel}")
-                profile = capture_profile(harness, out=os.path.join(out, rel), batch_size=b,
-                                          queries=queries, family=family, user_conf=user_conf,
-                                          experiment=experiment, count=count,
-                                          overwrite=overwrite, log=log)
+                path = os.path.join(out, rel)
+                profile = _kept(path, name, args, b, queries, count) if resume else None
+                if profile is not None:
+                    log(f"profile {name}: batch {b}, threads {t if t is not None else '—'}: "
+                        f"kept from {rel}")
+                else:
+                    log(f"profile {name}: batch {b}, threads {t if t is not None else '—'} → {rel}")
+                    harness = harness or harnesses.get_harness(name, **args)
+                    profile = capture_profile(harness, out=path, batch_size=b, queries=queries,
+                                              family=family, user_conf=user_conf,
+                                              experiment=experiment, count=count,
+                                              overwrite=overwrite or resume, log=log)
                 profiles.append(profile)
                 entries.append({"dir": rel, "variant": name, "batch_size": b, "threads": t})
                 _write_json(index_path, {
@@ -235,7 +263,8 @@ def profile_family(family, *, variants=None, **kw):
 
 def profile_from_flags(*, family=None, harness=None, variants=None, harness_args=(),
                        batch_sizes="1", threads="1", queries=DEFAULT_QUERIES, count=None,
-                       out=None, overwrite=False, user_conf=None, experiment=None, log=print):
+                       out=None, overwrite=False, resume=False, user_conf=None, experiment=None,
+                       log=print):
     """``tailq profile``'s flags (text as typed) → :func:`profile_family` / :func:`profile_variants`."""
     from .. import harnesses
     from ..capture import load_experiment
@@ -252,7 +281,8 @@ def profile_from_flags(*, family=None, harness=None, variants=None, harness_args
               threads=parse_int_list("--threads", threads),
               queries=_positive_ints("--queries", [queries])[0],
               harness_args=harnesses.parse_harness_args(harness_args), user_conf=user_conf,
-              experiment=load_experiment(experiment), count=count, overwrite=overwrite, log=log)
+              experiment=load_experiment(experiment), count=count, overwrite=overwrite,
+              resume=resume, log=log)
     if family is not None:
         chosen = [v.strip() for v in variants.split(",") if v.strip()] if variants else None
         return profile_family(family, variants=chosen, **kw)
