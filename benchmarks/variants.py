@@ -55,10 +55,10 @@ def family_rows(family, profiles):
     for p in profiles:
         p50, p90, p99 = p.percentile_ns([0.5, 0.9, 0.99])
         base = ref.get((p.batch_size, p.threads))
-        ratio = f"{p.throughput / base.throughput:.2f}×" if base else "—"
+        ratio = f"{np.median(base.service_ns) / p50:.2f}×" if base else "—"
         rows.append((p.variant, "—" if p.threads is None else p.threads, p.batch_size,
                      f"{p.accuracy:.4f}", p.queries, _ms(p50), _ms(p90), _ms(p99),
-                     f"{p.throughput:,.0f}", ratio))
+                     f"{p.throughput:,.0f}", f"{p.batch_size * 1e9 / p50:,.0f}", ratio))
     return rows
 
 
@@ -178,6 +178,19 @@ def text_sweep(samples=None):
             for k, (layers, tokens, _, recall) in enumerate(built)], n
 
 
+def _cached(path, resume, measure):
+    """``measure()``, kept as JSON at ``path``; with ``resume`` an earlier result is reused."""
+    import json
+
+    if resume and os.path.exists(path):
+        with open(path) as f:
+            return json.load(f)
+    value = measure()
+    with open(path, "w") as f:
+        json.dump(value, f)
+    return json.loads(json.dumps(value))  # the same shape either way (tuples become lists)
+
+
 def plot(results, path):
     import matplotlib
     matplotlib.use("Agg")
@@ -233,7 +246,8 @@ def main():
         sweep = None
         if "docstrings" in families and not args.no_sweep:
             print("text sweep: layers kept and tokens read", flush=True)
-            sweep = text_sweep(plan["docstrings"][3].get("samples"))
+            sweep = _cached(os.path.join(root, "sweep.json"), args.resume,
+                            lambda: text_sweep(plan["docstrings"][3].get("samples")))
             for row in sweep[0]:
                 print(row, flush=True)
         laws = []
@@ -251,11 +265,14 @@ def main():
                 batches, threads, _, hargs = plan[fam]
                 reps = (40 if fam == "docstrings" else 300) // (3 if args.quick else 1)
                 print(f"interleaved compute times: {fam}", flush=True)
+                medians = _cached(os.path.join(root, f"compute-{fam}.json"), args.resume,
+                                  lambda: [[v, b, t, m] for (v, b, t), m in interleaved_compute(
+                                      fam, batches, threads, reps, hargs.get("samples")).items()])
                 computes[fam] = (batches, threads, reps,
-                                 interleaved_compute(fam, batches, threads, reps, hargs.get("samples")))
+                                 {(v, b, t): m for v, b, t, m in medians})
 
     headers = ("variant", "threads", "batch", "accuracy", "queries", "p50 ms", "p90 ms", "p99 ms",
-               "samples/s", "vs reference")
+               "samples/s", "samples/s at p50", "vs reference")
     parts = [f"Machine: {machine_line()}. **Other engineers' test suites and benchmarks shared "
              "this 2-core VM while it ran**, so service times carry their load (thread-2 rows "
              "most of all: two intra-op threads compete with everyone else for two cores); "
@@ -264,15 +281,20 @@ def main():
              "idle backend (SingleStream at batch 1, MultiStream above), over both tests of a "
              "profile (an AccuracyOnly pass over every sample + the performance test); "
              "percentiles by LoadGen's rule; samples/s = batch / mean service time (one busy "
-             "server); *vs reference* = that throughput over the family's existing harness at "
-             "the same batch and threads." + (" **--quick run: small sizes.**" if args.quick else "")]
+             "server: what capacity planning uses, and what the machine's load spikes drag "
+             "down), *at p50* = batch / median service time (the same, robust to those spikes); "
+             "*vs reference* = samples/s at p50 over the family's existing harness's at the same "
+             "batch and threads." + (" **--quick run: small sizes.**" if args.quick else "")]
     for fam in families:
         batches, threads, queries, hargs = plan[fam]
         fam_obj = harnesses.get_family(fam)
         parts.append(f"### Family `{fam}` — {fam_obj.task}\n\n{fam_obj.note}. Batches "
                      f"{', '.join(map(str, batches))}; threads {', '.join(map(str, threads))}; "
                      f"{args.queries or queries} performance queries per profile"
-                     f"{'; ' + str(hargs) if hargs else ''}; profiled in {seconds[fam]:.0f} s.\n\n"
+                     f"{'; ' + str(hargs) if hargs else ''}; "
+                     + (f"profiled in {seconds[fam]:.0f} s" if not args.resume else
+                        f"{seconds[fam]:.0f} s in this run, profiles an interrupted earlier run "
+                        "had finished reused (`--resume`)") + ".\n\n"
                      + table(headers, family_rows(fam, results[fam])))
     for fam, (batches, threads, reps, medians) in computes.items():
         parts.append(f"### Family `{fam}`: compute time, variants interleaved\n\n"
@@ -301,6 +323,7 @@ def main():
                               "KS D declared", "KS D +overshoot", "p +overshoot", "accuracy"), laws))
     if sweep:
         rows, n = sweep
+        rows = [tuple(r) for r in rows]
         parts.append(f"### Text: layers kept and tokens read (in process, {n} docstrings)\n\n"
                      "recall@5 of all-MiniLM-L6-v2 cut to its first *layers* blocks or reading "
                      "its first *tokens* tokens (both index and queries); time per query "
