@@ -207,7 +207,12 @@ def plot(results, path):
             ax.annotate(p.variant, (ms, p.accuracy), fontsize=7, xytext=(4, -3),
                         textcoords="offset points")
         ax.set_xscale("log")
-        ax.set_xlabel("median service time, batch 1 (ms, log)")
+        from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+        ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_xlabel("median service time, batch 1, 1 thread (ms, log)")
         ax.set_ylabel(harnesses.get_family(fam).metric)
         ax.set_title(f"family {fam}")
         ax.grid(alpha=0.3)
