@@ -16,7 +16,7 @@ from .. import records
 from .._errors import RunAborted, UserError
 from ._settings import MODES, SCENARIOS, Experiment, build_test_settings, snapshot
 from ._sut import CaptureSUT
-from ._system import collect_system, collect_versions
+from ._system import collect_code, collect_system, collect_versions, prefetch
 
 _SEED_KEYS = ("qsl_rng_seed", "sample_index_rng_seed", "schedule_rng_seed")
 
@@ -93,6 +93,7 @@ class CaptureSession:
     def __init__(self, harness, *, scenario, out, first_mode=None, user_conf=None,
                  experiment=None, overrides=None, count=None, overwrite=False, log=print):
         self.experiment = experiment = experiment or Experiment()
+        prefetch()  # the system description's slow part runs while the backend loads
         if scenario not in SCENARIOS:
             raise UserError(f"--scenario {scenario!r}: unknown; choose one of {', '.join(SCENARIOS)}")
         self.harness, self.scenario, self.out, self.log = harness, scenario, out, log
@@ -122,6 +123,7 @@ class CaptureSession:
             "tailq_version": collect_versions()["tailq_loadgen"],
             "versions": collect_versions(),
             "system": collect_system(),
+            "code": collect_code(harness),
             "harness": describe,
             "backend": {"name": backend.name(), "version": backend.version()},
             "scenario": scenario,
@@ -158,7 +160,9 @@ class CaptureSession:
                               batch_size=self.batch, workers=experiment.server_workers,
                               watchdog_timeout_s=experiment.watchdog_timeout_s,
                               cancel_grace_s=experiment.cancel_grace_s, on_stuck=self._on_stuck,
-                              log=log)
+                              log=log, scenario=scenario, max_in_flight=experiment.max_in_flight)
+        meta["dispatch"] = self.sut.dispatch_info()
+        records.write_metadata(out, meta)
         self.lg_sut = lg.ConstructFastSUT(self.sut.issue, self.sut.flush)
         self.lg_qsl = lg.ConstructQSL(total, perf_count, self.sut.load_samples,
                                       self.sut.unload_samples)
@@ -254,6 +258,7 @@ class CaptureSession:
         if self._closed:
             return
         self._closed = True
+        self.sut.close()
         lg.DestroyQSL(self.lg_qsl)
         lg.DestroySUT(self.lg_sut)
         aborted = self.sut.cancel_reason
@@ -326,6 +331,8 @@ def _finish_test(out, index, lg_dir, writer, trace, sut):
                                    trace_samples)
     info["join"] = report.as_dict()
     info["complete"] = sut.cancel_reason is None
+    if sut.server_statistics:
+        info["server_statistics"] = sut.server_statistics
     if sut.load_error:
         info["load_error"] = sut.load_error
     return info

@@ -31,6 +31,7 @@ class Experiment:
     segment_seconds: float = 2.0
     offline_batch_size: int = 32
     server_workers: int = 1
+    max_in_flight: int = 0  # 0: backend's default (remote 8; in-process inline/server_workers)
     vary_seeds_per_pass: bool = True
     gc_during_test: bool = False
     warmup_queries: int = 32

@@ -1,5 +1,7 @@
 """Argument helpers shared by the subcommands."""
 
+from .._errors import UserError
+
 
 def add_harness_args(p):
     p.add_argument("--harness", required=True, help="harness name (`tailq harnesses`) or module:function")
@@ -20,6 +22,13 @@ def add_capture_args(p, out_help="run directory to create"):
     p.add_argument("--max-queries", type=int, default=None, help="LoadGen min/max query count")
     p.add_argument("--no-trace", action="store_true",
                    help="cheaper: skip LoadGen's trace, record the wrapper's stamps only")
+    p.add_argument("--remote", default=None, metavar="URL",
+                   help="the model runs on a V2 inference server (Triton, KServe, MLServer): "
+                        "v2+grpc://HOST:PORT/MODEL or v2+http://HOST:PORT/MODEL; the harness "
+                        "keeps the dataset and the metric (docs/vendor-evaluation.md)")
+    p.add_argument("--max-in-flight", type=int, default=None, metavar="K",
+                   help="requests in flight at once (MultiStream, Server, Offline); "
+                        "experiment option max_in_flight")
 
 
 def capture_options(args):
@@ -29,6 +38,10 @@ def capture_options(args):
     experiment = capture.load_experiment(args.experiment)
     if args.no_trace:
         experiment = capture.Experiment(**dict(experiment.as_dict(), trace=False))
+    if getattr(args, "max_in_flight", None) is not None:
+        if args.max_in_flight < 1:
+            raise UserError(f"--max-in-flight {args.max_in_flight}: must be at least 1")
+        experiment = capture.Experiment(**dict(experiment.as_dict(), max_in_flight=args.max_in_flight))
     overrides = capture.cli_overrides(time_s=args.time, qps=args.qps, max_queries=args.max_queries)
     return experiment, overrides
 
@@ -43,7 +56,12 @@ def add_analysis_args(p, thresholds="p90,p95,p99"):
 def harness_from_args(args):
     from .. import harnesses  # the registry imports no framework until a harness is built
 
-    return harnesses.get_harness(args.harness, **harnesses.parse_harness_args(args.harness_arg))
+    harness = harnesses.get_harness(args.harness, **harnesses.parse_harness_args(args.harness_arg))
+    if getattr(args, "remote", None):
+        from ..capture import remote_harness  # tritonclient is loaded only for --remote
+
+        harness = remote_harness(harness, args.remote)
+    return harness
 
 
 class progress_bar:

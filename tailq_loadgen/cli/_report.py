@@ -12,5 +12,6 @@ def add_parser(sub):
 
 def main(args):
     sections = [workflow.report_data(d) for d in args.run_dirs]
-    path, pngs = report.write_report(sections, args.html)
+    systems = workflow.systems_for_report(args.run_dirs)
+    path, pngs = report.write_report(sections, args.html, systems=systems)
     print(f"report: {path} ({len(pngs)} figures beside it)")

@@ -66,7 +66,7 @@ class _Chunks:
             pa.array(seq, pa.int64()), pa.array(idx, pa.int64()), pa.array(lat, pa.int64()),
             pa.array(delay, pa.int64()), nulls, nulls, nulls, pa.nulls(n, pa.int32()),
             pa.array(status, pa.string()), pa.array(error, pa.string()),
-            pa.array(out, pa.binary())], schema=SCHEMA)
+            pa.array(out, pa.binary()), nulls, nulls], schema=SCHEMA)
         self.writer.write_table(table)
         self.rows = []
 

@@ -6,6 +6,7 @@ import io
 import os
 
 from ._plots import FIGURES
+from ._systems import overlay_figure, system_line, systems_html
 
 _CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}
 h1{font-size:1.5em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:2em}
@@ -71,12 +72,20 @@ def _png(fig):
     return buf.getvalue()
 
 
-def write_report(sections, html_path):
+def write_report(sections, html_path, systems=None):
     """``sections``: report_data dicts. Writes the page and ``<stem>-<n>-<figure>.png``."""
     out_dir = os.path.dirname(os.path.abspath(html_path))
     stem = os.path.splitext(os.path.basename(html_path))[0]
     os.makedirs(out_dir, exist_ok=True)
     parts, pngs = [], []
+    if systems is not None:  # issue 14: the overlay of every system, before the per-run sections
+        data = _png(overlay_figure(systems))
+        path = os.path.join(out_dir, f"{stem}-systems-overlay.png")
+        with open(path, "wb") as f:
+            f.write(data)
+        pngs.append(path)
+        parts.append(systems_html(systems, _table) + '<img alt="systems overlay" '
+                     f'src="data:image/png;base64,{base64.b64encode(data).decode()}">')
     for n, d in enumerate(sections):
         meta, a = d["meta"], d["analysis"]["analysis"]
         wf = d["analysis"].get("workflow") or {}
@@ -89,6 +98,7 @@ def write_report(sections, html_path):
             f"quality with no time limit ({html.escape(d['metric'])}) {a['tq_inf']:.4f}"
             + (f"; {html.escape(wf.get('kind', ''))}: {html.escape(str(wf.get('stop_reason') or ''))}" if wf else "")
             + "</p>")
+        parts.append(f"<p class=meta>system: {html.escape(system_line(meta))}</p>")
         for w in a.get("warnings", []):
             parts.append(f"<p class=warn>warning: {html.escape(w)}</p>")
         parts.append(_analysis_table(a))

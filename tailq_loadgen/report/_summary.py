@@ -3,6 +3,7 @@
 import numpy as np
 
 from ..tailquality import early_stopping, loadgen_percentile
+from ._systems import system_line
 
 SHOWN_PERCENTILES = (0.5, 0.9, 0.95, 0.97, 0.99, 0.999)
 STATUSES = ("ok", "error", "timeout", "cancelled")
@@ -55,6 +56,8 @@ def summarize_run(run, quality=None):
         "percentile_rule": "loadgen sorted[floor(n*p)]" + (" over query latencies"
                                                           if multistream else ""),
         "quality": quality,
+        "system": system_line(meta),
+        "system_description": {k: meta.get(k) for k in ("system", "versions", "code", "dispatch")},
     }
     if pooled.size:
         out["tailq_percentile_latency_ns"] = {
@@ -100,7 +103,8 @@ def format_summary(s):
              f"harness    {s['harness']} ({(s['backend'] or {}).get('name')} "
              f"{(s['backend'] or {}).get('version')}), {s['scenario']}, {s['mode']}",
              f"status     {s['status']}" + (f": {s['abort_reason']}" if s["abort_reason"] else ""),
-             f"latency    from {s['latency_source']}"]
+             f"latency    from {s['latency_source']}",
+             f"system     {s['system']}"]
     c = s["status_counts"]
     lines.append(f"samples    {s['samples']}: " + ", ".join(f"{c[k]} {k}" for k in STATUSES)
                  + (f"  — {c['error'] + c['timeout']} failed samples are never scored as correct"

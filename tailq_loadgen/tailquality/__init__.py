@@ -17,6 +17,7 @@ from ._observed import no_limit_quality, observed_tq, validity
 from ._percentile import (LOADGEN_CONVENTION, PACKAGE_CONVENTION, loadgen_percentile,
                           percentile)
 from ._summary import TQStats, expected_min_of, tq_stats
+from ._systems import Difference, better_sentence, dominance, system_difference  # issue 14
 from ._thresholds import (Threshold, ThresholdError, parse_threshold, parse_thresholds,
                           resolve_thresholds)
 
@@ -30,4 +31,5 @@ __all__ = [
     "observed_tq", "parse_threshold", "parse_thresholds", "percentile", "predict_tq",
     "resolve_thresholds", "rjsd", "rjsd_public_code", "silverman_bandwidth", "size_groups",
     "tq_stats", "validity",
+    "Difference", "better_sentence", "dominance", "system_difference",
 ]

@@ -2,10 +2,13 @@
 
 from ._analyze import analyze_run, format_analysis
 from ._check import Finding, check_run, format_check
+from ._compare_systems import (compare_systems, describe_system, format_compare_systems,
+                               system_differences, systems_for_report, write_compare_systems)
 from ._compare import compare_runs, failed_conditions, format_compare, parse_conditions, write_compare
 from ._estimate import EstimateResult, estimate
 from ._full import FullResult, full_run
 from ._import import import_run, read_correctness
+from ._remote import MLServerProcess, find_mlserver, free_port
 from ._report import report_data
 from ._inputs import PassMatrix, pass_matrix
 from ._metric import run_quality, summarize
@@ -15,9 +18,11 @@ from ._profile_capture import DEFAULT_QUERIES as DEFAULT_PROFILE_QUERIES
 from ._profile_capture import (capture_profile, profile_family, profile_from_flags,
                                profile_variants)
 
-__all__ = ["EstimateResult", "Finding", "check_run", "format_check", "FullResult", "compare_runs", "estimate", "failed_conditions",
+__all__ = ["compare_systems", "describe_system", "format_compare_systems", "system_differences",
+           "systems_for_report", "write_compare_systems",
+           "EstimateResult", "Finding", "check_run", "format_check", "FullResult", "compare_runs", "estimate", "failed_conditions",
            "format_compare", "full_run", "import_run", "read_correctness", "report_data", "parse_conditions", "write_compare",
-           "PassMatrix", "analyze_run", "format_analysis", "pass_matrix", "run_quality", "summarize",
+           "PassMatrix", "MLServerProcess", "find_mlserver", "free_port", "analyze_run", "format_analysis", "pass_matrix", "run_quality", "summarize",
            "Capacity", "DEFAULT_PROFILE_QUERIES", "Profile", "ProfileError", "capture_profile",
            "extract_profile", "format_profiles", "load_profile", "load_profiles", "profile_family",
            "profile_from_flags", "profile_variants"]
