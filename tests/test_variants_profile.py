@@ -305,3 +305,31 @@ def test_resume_keeps_what_matches_and_captures_the_rest(tmp_path):
     logs.clear()
     workflow.profile_variants(["synth-det-2ms"], **dict(kw, queries=21, resume=True, log=logs.append))
     assert not any("kept" in line for line in logs)
+
+
+def test_profiles_become_routing_and_planning_records(synthetic_set):
+    from tailq_loadgen import planning, routing
+
+    _, captured = synthetic_set
+    exp1 = next(p for p in captured if p.variant == "synth-exp-2ms" and p.batch_size == 1)
+    det1 = next(p for p in captured if p.variant == "synth-det-2ms" and p.batch_size == 1)
+    joint = workflow.routing_variant(exp1, servers=2)
+    lat, score = exp1.observations()
+    assert joint.servers == 2 and joint.accuracy == pytest.approx(score.mean())
+    assert joint.mean_service == pytest.approx(lat.mean() / 1e9)
+    plain = workflow.routing_variant(exp1, servers=1, joint=False)
+    assert plain.accuracy == pytest.approx(0.70) and plain.mean_service == pytest.approx(exp1.mean_service_ns / 1e9)
+    pool = routing.Pool([workflow.routing_variant(det1, 1, joint=False), plain])
+    bound = routing.lp_bound(pool, 0.3 * pool.total_capacity, routing.Target(0.70))
+    assert bound.mean_latency > 0
+    with pytest.raises(ProfileError, match="batch-1"):
+        workflow.routing_variant(next(p for p in captured if p.batch_size == 3), servers=1)
+    records = workflow.planning_profiles(captured)
+    assert [r.name for r in records] == ["synth-exp-2ms", "synth-det-2ms"]
+    for r in records:
+        assert isinstance(r, planning.VariantProfile) and r.accuracy == pytest.approx(0.70)
+        assert r.batches_profiled(1) == (1, 3) and r.threads_profiled == (1,)
+        np.testing.assert_allclose(r.service_at(3, 1).seconds,
+                                   next(p for p in captured if p.variant == r.name and p.batch_size == 3).service_ns / 1e9)
+    with pytest.raises(ProfileError, match="same"):
+        workflow.planning_profiles([captured[0], captured[0]])

@@ -14,6 +14,7 @@ from ._inputs import PassMatrix, pass_matrix
 from ._metric import run_quality, summarize
 from ._profile import (Capacity, Profile, ProfileError, extract_profile, format_profiles,
                        load_profile, load_profiles)
+from ._profile_records import planning_profiles, routing_variant
 from ._profile_capture import DEFAULT_QUERIES as DEFAULT_PROFILE_QUERIES
 from ._profile_capture import (capture_profile, profile_family, profile_from_flags,
                                profile_variants)
@@ -25,4 +26,4 @@ __all__ = ["compare_systems", "describe_system", "format_compare_systems", "syst
            "PassMatrix", "MLServerProcess", "find_mlserver", "free_port", "analyze_run", "format_analysis", "pass_matrix", "run_quality", "summarize",
            "Capacity", "DEFAULT_PROFILE_QUERIES", "Profile", "ProfileError", "capture_profile",
            "extract_profile", "format_profiles", "load_profile", "load_profiles", "profile_family",
-           "profile_from_flags", "profile_variants"]
+           "profile_from_flags", "profile_variants", "planning_profiles", "routing_variant"]
