@@ -8,6 +8,7 @@ VENV := .venv
 SERVER_VENV := .venv-mlserver
 BIN := $(VENV)/bin
 RUN_DIR := runs/digits-$(shell date +%Y%m%d-%H%M%S)
+MAX_PASSES ?= 30
 
 .PHONY: run test bench mlserver
 
@@ -16,11 +17,11 @@ $(BIN)/python:
 
 # Reinstalled only when the package metadata changes; editable, so code edits need nothing.
 $(VENV)/.installed-run: setup.cfg pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e '.[torch,report]'
+	$(BIN)/python -m pip install -q -e '.[torch,report,pandas]'
 	touch $@
 
 $(VENV)/.installed-test: setup.cfg pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e '.[test,torch,tensorflow,onnx,text,report,remote]'
+	$(BIN)/python -m pip install -q -e '.[test,torch,tensorflow,onnx,text,report,remote,pandas]'
 	touch $@ $(VENV)/.installed-run
 
 $(SERVER_VENV)/.installed: setup.cfg pyproject.toml
@@ -32,10 +33,10 @@ mlserver: $(SERVER_VENV)/.installed
 
 # The main job: the reduced-inference tail-quality estimate of the default harness (the
 # digits CNN in PyTorch, trained and cached on first use) under LoadGen, then its summary
-# and the HTML report.
+# and the HTML report (figures in report_files/ beside it). MAX_PASSES=N for a shorter run.
 run: $(VENV)/.installed-run
 	$(BIN)/tailq estimate --harness digits-torch --scenario SingleStream \
-	    --thresholds p90,p95,p99 --max-passes 30 \
+	    --thresholds p90,p95,p99 --max-passes $(MAX_PASSES) \
 	    --user_conf mlperf_configs/user.conf --experiment mlperf_configs/experiment.yaml \
 	    --out $(RUN_DIR)
 	$(BIN)/tailq show $(RUN_DIR)

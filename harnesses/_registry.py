@@ -18,11 +18,26 @@ class HarnessSpec:
     requires: str          # the pip extra that provides the runtime ("" = nothing extra)
     factory: str           # "module:function" returning a Harness
     probe: tuple = ()      # modules whose absence means the extra is missing
+    model: str = None      # the model name LoadGen matches user.conf keys on (default: name)
+
+    @property
+    def model_name(self):
+        return self.model or self.name
+
+    def missing(self):
+        """The first module the harness needs that is not installed, or None."""
+        return _missing(self.probe)
 
     def line(self):
-        needs = f"needs tailq-loadgen[{self.requires}]" if self.requires else "needs nothing extra"
-        return (f"{self.name:<17} {self.task:<31} {self.runtime:<13} {self.metric:<10} "
-                f"{self.dataset_size:>6} samples  {needs}")
+        missing = self.missing()
+        state = (f"needs tailq-loadgen[{self.requires}] ({missing} is not installed)" if missing
+                 else "ready")
+        return (f"{self.name:<17} {self.model_name:<13} {self.task:<31} {self.runtime:<12} "
+                f"{self.metric:<9} {self.dataset_size:>4} samples  {state}")
+
+
+HEADER = (f"{'harness':<17} {'model':<13} {'task':<31} {'runtime':<12} {'metric':<9} "
+          f"{'dataset':>12}  installed?")
 
 
 _DIGITS = ("torch", "sklearn")
@@ -31,31 +46,34 @@ REGISTRY = {spec.name: spec for spec in (
     HarnessSpec("sleep", "simulated classification", "python", "accuracy", 256, "",
                 "tailq_loadgen.harnesses.sleep:make_harness"),
     HarnessSpec("digits-torch", "image classification", "pytorch", "accuracy", 719, "torch",
-                "tailq_loadgen.harnesses.digits:make_torch", _DIGITS),
+                "tailq_loadgen.harnesses.digits:make_torch", _DIGITS, "digits-cnn"),
     HarnessSpec("digits-keras", "image classification", "tensorflow", "accuracy", 719,
-                "tensorflow", "tailq_loadgen.harnesses.digits:make_keras", _DIGITS + ("tensorflow", "keras")),
+                "tensorflow", "tailq_loadgen.harnesses.digits:make_keras",
+                _DIGITS + ("tensorflow", "keras"), "digits-cnn"),
     HarnessSpec("digits-onnx", "image classification", "onnxruntime", "accuracy", 719, "onnx",
-                "tailq_loadgen.harnesses.digits:make_onnx", _DIGITS + ("onnx", "onnxruntime")),
+                "tailq_loadgen.harnesses.digits:make_onnx", _DIGITS + ("onnx", "onnxruntime"),
+                "digits-cnn"),
     HarnessSpec("docstrings-torch", "text retrieval (variable size)", "pytorch", "recall@5",
-                619, "text", "tailq_loadgen.harnesses.docstrings:make_torch", _TEXT),
+                619, "text", "tailq_loadgen.harnesses.docstrings:make_torch", _TEXT,
+                "minilm-l6-v2"),
     HarnessSpec("docstrings-onnx", "text retrieval (variable size)", "onnxruntime", "recall@5",
                 619, "text,onnx", "tailq_loadgen.harnesses.docstrings:make_onnx",
-                _TEXT + ("onnx", "onnxruntime")),
+                _TEXT + ("onnx", "onnxruntime"), "minilm-l6-v2"),
     # Variant families (docs/variants.md): each variant is a harness like any other.
     HarnessSpec("digits-linear", "image classification", "pytorch", "accuracy", 719, "torch",
                 "tailq_loadgen.harnesses.digits_family:make_linear", _DIGITS),
     HarnessSpec("digits-mlp", "image classification", "pytorch", "accuracy", 719, "torch",
                 "tailq_loadgen.harnesses.digits_family:make_mlp", _DIGITS),
     HarnessSpec("digits-cnn-wide", "image classification", "pytorch", "accuracy", 719, "torch",
-                "tailq_loadgen.harnesses.digits_family:make_cnn_wide", _DIGITS),
+                "tailq_loadgen.harnesses.digits_family:make_cnn_wide", _DIGITS, "digits-wide"),
     HarnessSpec("docstrings-l1", "text retrieval, 1 of 6 layers", "pytorch", "recall@5", 619,
-                "text", "tailq_loadgen.harnesses.text_family:make_l1", _TEXT),
+                "text", "tailq_loadgen.harnesses.text_family:make_l1", _TEXT, "minilm-l1"),
     HarnessSpec("docstrings-t16", "text retrieval, 16 tokens read", "pytorch", "recall@5", 619,
-                "text", "tailq_loadgen.harnesses.text_family:make_t16", _TEXT),
+                "text", "tailq_loadgen.harnesses.text_family:make_t16", _TEXT, "minilm-t16"),
     HarnessSpec("docstrings-t32", "text retrieval, 32 tokens read", "pytorch", "recall@5", 619,
-                "text", "tailq_loadgen.harnesses.text_family:make_t32", _TEXT),
+                "text", "tailq_loadgen.harnesses.text_family:make_t32", _TEXT, "minilm-t32"),
     HarnessSpec("docstrings-t64", "text retrieval, 64 tokens read", "pytorch", "recall@5", 619,
-                "text", "tailq_loadgen.harnesses.text_family:make_t64", _TEXT),
+                "text", "tailq_loadgen.harnesses.text_family:make_t64", _TEXT, "minilm-t64"),
     HarnessSpec("synthetic", "simulated, any service law", "python", "accuracy", 1000, "",
                 "tailq_loadgen.harnesses.synthetic_family:make_harness"),
     HarnessSpec("synth-exp-2ms", "simulated, exponential 2 ms", "python", "accuracy", 1000, "",
@@ -67,7 +85,7 @@ REGISTRY = {spec.name: spec for spec in (
     HarnessSpec("synth-det-2ms", "simulated, deterministic 2 ms", "python", "accuracy", 1000, "",
                 "tailq_loadgen.harnesses.synthetic_family:make_det_2ms"),
     HarnessSpec("synth-logn-4ms", "simulated, lognormal 4 ms", "python", "accuracy", 1000, "",
-                "tailq_loadgen.harnesses.synthetic_family:make_logn_4ms"),
+                "tailq_loadgen.harnesses.synthetic_family:make_logn_4ms", (), "synth-ln-4ms"),
 )}
 
 

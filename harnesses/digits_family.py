@@ -30,6 +30,9 @@ from ._base import Harness
 from ._cache import atomic_write, cache_dir
 from .digits import TRAIN, DigitsDataset, accuracy_metric, load_split
 
+# The model name LoadGen matches user.conf keys on, where it is not the variant's name
+# (kept within the harness listing's column).
+MODEL_NAMES = {"digits-cnn-wide": "digits-wide"}
 # Architecture per variant; "version" changes the cache key when a definition changes.
 ARCHITECTURES = {
     "digits-linear": {"kind": "linear", "version": 1},
@@ -136,7 +139,8 @@ def make_variant(variant, intra_threads=1, inter_threads=1, device="cpu", cache_
                            inter_threads, device)
     dataset = DigitsDataset()
     return Harness(name=variant, task="image classification (8×8 digits)", runtime="torch",
-                   backend=backend, dataset=dataset, metric="accuracy", model=variant,
+                   backend=backend, dataset=dataset, metric="accuracy",
+                   model=MODEL_NAMES.get(variant, variant),
                    postprocess=lambda outputs: np.asarray(outputs).argmax(-1),
                    metric_factory=accuracy_metric(dataset), seed=TRAIN["seed"],
                    threads=backend.threads(), params={"train": TRAIN, "arch": arch},

@@ -163,7 +163,7 @@ class SyntheticBackend:
 
 
 def make_harness(law="exponential", mean_ms=4.0, sigma=0.5, accuracy=0.8, samples=1000,
-                 seed=0, name="synthetic"):
+                 seed=0, name="synthetic", model=None):
     """A synthetic variant with any law; the registered variants fix these arguments."""
     try:
         law = ServiceLaw(law, float(mean_ms), float(sigma) if law == "lognormal" else 0.0)
@@ -179,7 +179,7 @@ def make_harness(law="exponential", mean_ms=4.0, sigma=0.5, accuracy=0.8, sample
               "exact_accuracy": float(dataset.correct.mean())}
     return Harness(name=name, task="simulated classification (known service law)",
                    runtime="python", backend=backend, dataset=dataset, metric="accuracy",
-                   model=name, postprocess=lambda outputs: np.asarray(outputs).reshape(-1),
+                   model=model or name, postprocess=lambda outputs: np.asarray(outputs).reshape(-1),
                    metric_factory=lambda outputs: Accuracy(np.asarray(outputs).reshape(-1),
                                                            dataset.labels),
                    seed=seed, threads=backend.threads(), params=params, output_dtype="<i8",
@@ -194,7 +194,8 @@ VARIANTS = {
     "synth-exp-4ms": dict(law="exponential", mean_ms=4.0, accuracy=0.80, seed=12),
     "synth-exp-8ms": dict(law="exponential", mean_ms=8.0, accuracy=0.90, seed=13),
     "synth-det-2ms": dict(law="deterministic", mean_ms=2.0, accuracy=0.70, seed=14),
-    "synth-logn-4ms": dict(law="lognormal", mean_ms=4.0, sigma=0.5, accuracy=0.80, seed=15),
+    "synth-logn-4ms": dict(law="lognormal", mean_ms=4.0, sigma=0.5, accuracy=0.80, seed=15,
+                           model="synth-ln-4ms"),
 }
 
 

@@ -83,8 +83,11 @@ def make_truncated(layers=6, max_tokens=docstrings.MAX_TOKENS, samples=None, int
     except ValueError as exc:
         raise UserError(f"--harness-arg: {exc}") from None
     name = name or f"docstrings-l{layers}-t{max_tokens}"
-    return docstrings._harness("torch", backend, samples, name=name,
-                               model=f"minilm-l{layers}-t{max_tokens}",
+    if max_tokens == docstrings.MAX_TOKENS:
+        model = "minilm-l6-v2" if layers == 6 else f"minilm-l{layers}"
+    else:
+        model = f"minilm-t{max_tokens}" if layers == 6 else f"minilm-l{layers}-t{max_tokens}"
+    return docstrings._harness("torch", backend, samples, name=name, model=model,
                                params={"layers": layers, "tokens_read": max_tokens})
 
 

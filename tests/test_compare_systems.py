@@ -90,6 +90,6 @@ def test_report_overlays_the_systems(two_systems, tmp_path):
     assert r.returncode == 0, r.stderr
     page = html.read_text()
     assert "Systems side by side" in page and "harness_args.base_ms" in page
-    assert (tmp_path / "rep-systems-overlay.png").stat().st_size > 10000
+    assert (tmp_path / "rep_files" / "systems-overlay.png").stat().st_size > 10000  # beside the page
     # one run alone, or runs on systems that do not differ: no systems section
     assert workflow.systems_for_report(two_systems[:1]) is None

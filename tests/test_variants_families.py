@@ -32,6 +32,14 @@ def test_every_family_variant_is_registered_and_families_are_named():
     assert harnesses.get_family("digits").variants[2] == "digits-torch"  # the CNN, unchanged
 
 
+def test_synthetic_and_digits_variants_carry_their_registered_model_name():
+    # LoadGen matches user.conf keys on the model name: the listing must show the real one
+    for family in ("synthetic", "synthetic-laws", "digits"):
+        for name in harnesses.get_family(family).variants:
+            assert harnesses.get_harness(name).model == harnesses.REGISTRY[name].model_name, name
+            assert len(harnesses.REGISTRY[name].model_name) <= 13  # the listing's column
+
+
 def test_unknown_family_is_a_one_line_error():
     with pytest.raises(UserError) as err:
         harnesses.get_family("nope")
@@ -80,7 +88,7 @@ def test_digits_variant_reaches_its_floor_through_loadgen(tmp_path, name):
     assert run.complete and (run["status"] == "ok").all() and len(run) == 719
     quality = workflow.run_quality(run)
     assert quality["metric"] == "accuracy" and quality["value"] >= DIGITS_FLOORS[name]
-    assert run.metadata["harness"]["model"] == ("digits-cnn" if name == "digits-torch" else name)
+    assert run.metadata["harness"]["model"] == harnesses.REGISTRY[name].model_name
 
 
 def test_truncate_tokens_keeps_the_framing():
@@ -103,6 +111,7 @@ def test_text_variants_serve_one_dataset_and_reach_their_floor_through_loadgen(t
         items = [item[0] for item in h.dataset.items]
         reference = reference or items
         assert items == reference and h.metric == "recall@5"
+        assert h.model == harnesses.REGISTRY[name].model_name
         out = str(tmp_path / name)
         run_capture(h, scenario="SingleStream", mode="AccuracyOnly", out=out, **QUIET)
         run = load_run(out)

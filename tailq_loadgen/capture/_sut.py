@@ -358,8 +358,12 @@ class CaptureSUT:
             self.on_stuck(f"interrupted twice by {name}")
 
     # -- one LoadGen test ---------------------------------------------------------------
-    def start_test(self, sut, qsl, settings, log_settings, writer):
-        """Run ``lg.StartTestWithLogSettings`` with recording, signals and watchdog around it."""
+    def start_test(self, sut, qsl, settings, log_settings, writer, audit_config=""):
+        """Run ``lg.StartTestWithLogSettings`` with recording, signals and watchdog around it.
+
+        ``audit_config``: the path LoadGen reads an audit.config from; "" (never the
+        binding's default "audit.config", which a stray file in the working directory would
+        silently satisfy) reads none."""
         self._writer = writer
         self._seq = self._qseq = 0
         self._pending.clear()
@@ -388,7 +392,7 @@ class CaptureSUT:
                                     args=(wake_r, threading.main_thread().ident if on_main else None))
         watchdog.start()
         try:
-            lg.StartTestWithLogSettings(sut, qsl, settings, log_settings, "")
+            lg.StartTestWithLogSettings(sut, qsl, settings, log_settings, audit_config)
         finally:
             self._running = False
             watchdog.join()

@@ -80,6 +80,10 @@ class PassWriter:
         if len(self._queue) >= self.rows_per_segment:
             self._wake.set()
 
+    def pending_chunks(self):
+        """Chunks queued and not yet written (read by the progress thread; O(1))."""
+        return len(self._queue)
+
     # -- lifecycle ----------------------------------------------------------------------------
     def flush(self):
         """Write what is queued now (writer thread, close, or an emergency stop)."""

@@ -1,7 +1,9 @@
 """Workflows that join the rooms: analyse a run (and, later, estimate, full, compare)."""
 
 from ._analyze import analyze_run, format_analysis
+from ._audit import format_audit, run_audit
 from ._check import Finding, check_run, format_check
+from ._compare_guard import check_reference, compare_path
 from ._compare_systems import (compare_systems, describe_system, format_compare_systems,
                                system_differences, systems_for_report, write_compare_systems)
 from ._compare import compare_runs, failed_conditions, format_compare, parse_conditions, write_compare
@@ -19,7 +21,8 @@ from ._profile_capture import DEFAULT_QUERIES as DEFAULT_PROFILE_QUERIES
 from ._profile_capture import (capture_profile, profile_family, profile_from_flags,
                                profile_variants)
 
-__all__ = ["compare_systems", "describe_system", "format_compare_systems", "system_differences",
+__all__ = ["format_audit", "run_audit", "check_reference", "compare_path",
+           "compare_systems", "describe_system", "format_compare_systems", "system_differences",
            "systems_for_report", "write_compare_systems",
            "EstimateResult", "Finding", "check_run", "format_check", "FullResult", "compare_runs", "estimate", "failed_conditions",
            "format_compare", "full_run", "import_run", "read_correctness", "report_data", "parse_conditions", "write_compare",
