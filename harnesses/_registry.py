@@ -60,7 +60,81 @@ REGISTRY = {spec.name: spec for spec in (
     HarnessSpec("docstrings-onnx", "text retrieval (variable size)", "onnxruntime", "recall@5",
                 619, "text,onnx", "tailq_loadgen.harnesses.docstrings:make_onnx",
                 _TEXT + ("onnx", "onnxruntime"), "minilm-l6-v2"),
+    # Variant families (docs/variants.md): each variant is a harness like any other.
+    HarnessSpec("digits-linear", "image classification", "pytorch", "accuracy", 719, "torch",
+                "tailq_loadgen.harnesses.digits_family:make_linear", _DIGITS),
+    HarnessSpec("digits-mlp", "image classification", "pytorch", "accuracy", 719, "torch",
+                "tailq_loadgen.harnesses.digits_family:make_mlp", _DIGITS),
+    HarnessSpec("digits-cnn-wide", "image classification", "pytorch", "accuracy", 719, "torch",
+                "tailq_loadgen.harnesses.digits_family:make_cnn_wide", _DIGITS, "digits-wide"),
+    HarnessSpec("docstrings-l1", "text retrieval, 1 of 6 layers", "pytorch", "recall@5", 619,
+                "text", "tailq_loadgen.harnesses.text_family:make_l1", _TEXT, "minilm-l1"),
+    HarnessSpec("docstrings-t16", "text retrieval, 16 tokens read", "pytorch", "recall@5", 619,
+                "text", "tailq_loadgen.harnesses.text_family:make_t16", _TEXT, "minilm-t16"),
+    HarnessSpec("docstrings-t32", "text retrieval, 32 tokens read", "pytorch", "recall@5", 619,
+                "text", "tailq_loadgen.harnesses.text_family:make_t32", _TEXT, "minilm-t32"),
+    HarnessSpec("docstrings-t64", "text retrieval, 64 tokens read", "pytorch", "recall@5", 619,
+                "text", "tailq_loadgen.harnesses.text_family:make_t64", _TEXT, "minilm-t64"),
+    HarnessSpec("synthetic", "simulated, any service law", "python", "accuracy", 1000, "",
+                "tailq_loadgen.harnesses.synthetic_family:make_harness"),
+    HarnessSpec("synth-exp-2ms", "simulated, exponential 2 ms", "python", "accuracy", 1000, "",
+                "tailq_loadgen.harnesses.synthetic_family:make_exp_2ms"),
+    HarnessSpec("synth-exp-4ms", "simulated, exponential 4 ms", "python", "accuracy", 1000, "",
+                "tailq_loadgen.harnesses.synthetic_family:make_exp_4ms"),
+    HarnessSpec("synth-exp-8ms", "simulated, exponential 8 ms", "python", "accuracy", 1000, "",
+                "tailq_loadgen.harnesses.synthetic_family:make_exp_8ms"),
+    HarnessSpec("synth-det-2ms", "simulated, deterministic 2 ms", "python", "accuracy", 1000, "",
+                "tailq_loadgen.harnesses.synthetic_family:make_det_2ms"),
+    HarnessSpec("synth-logn-4ms", "simulated, lognormal 4 ms", "python", "accuracy", 1000, "",
+                "tailq_loadgen.harnesses.synthetic_family:make_logn_4ms", (), "synth-ln-4ms"),
 )}
+
+
+@dataclasses.dataclass(frozen=True)
+class Family:
+    """Variants of one task on the same data that trade accuracy for speed.
+
+    ``variants`` are registered harness names, listed from the fastest to the most
+    accurate as measured (docs/variants.md); each serves the same dataset, so a pool can
+    route one query stream among them. Accuracies and speeds are never declared here: they
+    come from captured profiles (``tailq profile``)."""
+
+    name: str
+    task: str
+    metric: str
+    variants: tuple
+    note: str = ""
+
+
+FAMILIES = {family.name: family for family in (
+    Family("digits", "image classification (8×8 digits, 719 held-out images)", "accuracy",
+           ("digits-linear", "digits-mlp", "digits-torch", "digits-cnn-wide"),
+           "PyTorch models trained alike; digits-torch is the existing CNN, unchanged"),
+    Family("docstrings", "text retrieval (docstring body → summary, MiniLM)", "recall@5",
+           ("docstrings-l1", "docstrings-t16", "docstrings-t32", "docstrings-t64",
+            "docstrings-torch"),
+           "all-MiniLM-L6-v2 cut to fewer layers or fewer input tokens; docstrings-torch is "
+           "the full model, unchanged"),
+    Family("synthetic", "simulated classification, exponential service", "accuracy",
+           ("synth-exp-2ms", "synth-exp-4ms", "synth-exp-8ms"),
+           "variants.md §A's instance: rates 2 : 1 : 0.5, accuracies 0.70, 0.80, 0.90"),
+    Family("synthetic-laws", "simulated classification, three service laws", "accuracy",
+           ("synth-det-2ms", "synth-logn-4ms", "synth-exp-8ms"),
+           "deterministic, lognormal and exponential service; accuracies 0.70, 0.80, 0.90"),
+)}
+
+
+def get_family(name):
+    """The family ``name``; a UserError that lists the known ones otherwise."""
+    family = FAMILIES.get(name)
+    if family is None:
+        raise UserError(f"--family {name!r}: unknown; choose one of {', '.join(sorted(FAMILIES))}")
+    return family
+
+
+def family_of(harness_name):
+    """Names of the families that list ``harness_name`` (a variant may belong to several)."""
+    return tuple(f.name for f in FAMILIES.values() if harness_name in f.variants)
 
 
 def _missing(modules):

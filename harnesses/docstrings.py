@@ -216,7 +216,8 @@ class SummaryIndex:
         return np.argsort(-scores, axis=1, kind="stable")[:, :k]
 
 
-def _harness(runtime, backend, samples):
+def _harness(runtime, backend, samples, name=None, model="minilm-l6-v2", params=None):
+    """``name``/``model``/``params``: for variants of this harness (``text_family.py``)."""
     dataset = DocstringDataset(samples)
     state = {}
 
@@ -228,12 +229,14 @@ def _harness(runtime, backend, samples):
         ranked = state["index"].rank(np.asarray(outputs).reshape(dataset.get_item_count(), -1))
         return RecallAtK(ranked, dataset.ground_truth(), k=TOP_K)
 
-    return Harness(name=f"docstrings-{runtime}", task="text retrieval (docstring body → summary)",
+    return Harness(name=name or f"docstrings-{runtime}",
+                   task="text retrieval (docstring body → summary)",
                    runtime=runtime, backend=backend, dataset=dataset, metric=f"recall@{TOP_K}",
-                   model="minilm-l6-v2", postprocess=None, metric_factory=metric,
+                   model=model, postprocess=None, metric_factory=metric,
                    threads=backend.threads(),
                    params={"samples": samples, "python": sys.version.split()[0],
-                           "max_tokens": MAX_TOKENS}, output_dtype="<f4", output_shape=(384,))
+                           "max_tokens": MAX_TOKENS, **(params or {})}, output_dtype="<f4",
+                   output_shape=(384,))
 
 
 def make_torch(samples=None, intra_threads=1, inter_threads=1):

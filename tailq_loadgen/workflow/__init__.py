@@ -14,10 +14,19 @@ from ._remote import MLServerProcess, find_mlserver, free_port
 from ._report import report_data
 from ._inputs import PassMatrix, pass_matrix
 from ._metric import run_quality, summarize
+from ._profile import (Capacity, Profile, ProfileError, extract_profile, format_profiles,
+                       load_profile, load_profiles)
+from ._profile_records import planning_profiles, routing_variant
+from ._profile_capture import DEFAULT_QUERIES as DEFAULT_PROFILE_QUERIES
+from ._profile_capture import (capture_profile, profile_family, profile_from_flags,
+                               profile_variants)
 
 __all__ = ["format_audit", "run_audit", "check_reference", "compare_path",
            "compare_systems", "describe_system", "format_compare_systems", "system_differences",
            "systems_for_report", "write_compare_systems",
            "EstimateResult", "Finding", "check_run", "format_check", "FullResult", "compare_runs", "estimate", "failed_conditions",
            "format_compare", "full_run", "import_run", "read_correctness", "report_data", "parse_conditions", "write_compare",
-           "PassMatrix", "MLServerProcess", "find_mlserver", "free_port", "analyze_run", "format_analysis", "pass_matrix", "run_quality", "summarize"]
+           "PassMatrix", "MLServerProcess", "find_mlserver", "free_port", "analyze_run", "format_analysis", "pass_matrix", "run_quality", "summarize",
+           "Capacity", "DEFAULT_PROFILE_QUERIES", "Profile", "ProfileError", "capture_profile",
+           "extract_profile", "format_profiles", "load_profile", "load_profiles", "profile_family",
+           "profile_from_flags", "profile_variants", "planning_profiles", "routing_variant"]
