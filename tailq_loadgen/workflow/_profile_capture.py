@@ -161,8 +161,11 @@ def _kept(path, name, args, batch_size, queries, count):
         return None
     try:
         info = read_profile_info(path)
-        source = (records.read_metadata(path).get("harness") or {}).get("source") or {}
-        same = (source.get("harness") == name and source.get("args") == args
+        harness = records.read_metadata(path).get("harness") or {}
+        # Schema 2 keeps the command-line naming as text and the arguments as data.
+        asked = {"harness": name, "args": args or {}}
+        same = (harness.get("source") == records.source_text(asked)
+                and (harness.get("args") or {}) == (args or {})
                 and info["batch_size"] == batch_size and info["queries"] == queries
                 and info.get("count") == count)
         return load_profile(path) if same else None
