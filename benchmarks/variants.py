@@ -243,7 +243,7 @@ def main():
             t0 = time.perf_counter()
             print(f"profiling {fam}: batches {batches}, threads {threads}", flush=True)
             results[fam] = workflow.profile_family(
-                fam, out=os.path.join(root, fam), batch_sizes=batches, threads=threads,
+                fam, catalog=harnesses, out=os.path.join(root, fam), batch_sizes=batches, threads=threads,
                 queries=args.queries or queries, harness_args=hargs,
                 overwrite=not args.resume, resume=args.resume, log=lambda *_: None)
             seconds[fam] = time.perf_counter() - t0

@@ -4,6 +4,7 @@ import dataclasses
 import importlib
 import importlib.util
 import inspect
+import math
 
 from tailq_loadgen._errors import UserError
 
@@ -157,7 +158,11 @@ def parse_harness_args(pairs):
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise UserError(f"--harness-arg {pair!r}: write it as key=value")
-        out[key.strip()] = _parse_value(value.strip())
+        parsed = _parse_value(value.strip())
+        if isinstance(parsed, float) and not math.isfinite(parsed):
+            raise UserError(f"--harness-arg {pair!r}: {value.strip()} is not a finite number "
+                            "(the run's metadata is strict JSON)")
+        out[key.strip()] = parsed
     return out
 
 
@@ -173,8 +178,8 @@ def _parse_value(text):
     return text
 
 
-def get_harness(name, **params):
-    """Build the harness ``name`` (a registered name, or ``module:function`` of your own)."""
+def _factory(name):
+    """The spec (or None) and factory function of harness ``name``, or the one-line error."""
     spec = REGISTRY.get(name)
     factory = spec.factory if spec else name
     if spec is None and ":" not in name:
@@ -196,6 +201,23 @@ def get_harness(name, **params):
     func = getattr(module, func_name, None)
     if func is None:
         raise UserError(f"--harness {name!r}: {module_name} has no {func_name!r}")
+    return spec, func
+
+
+def check_harness(name):
+    """Raise the one-line error :func:`get_harness` would (unknown name, runtime not installed)
+    without building the harness."""
+    _factory(name)
+
+
+def harness_takes(name, param):
+    """Whether harness ``name``'s factory has a parameter ``param`` (e.g. ``intra_threads``)."""
+    return param in inspect.signature(_factory(name)[1]).parameters
+
+
+def get_harness(name, **params):
+    """Build the harness ``name`` (a registered name, or ``module:function`` of your own)."""
+    spec, func = _factory(name)
     try:
         inspect.signature(func).bind(**params)
     except TypeError as exc:

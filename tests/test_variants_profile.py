@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from tailq_loadgen import load_run, workflow
+from tailq_loadgen import harnesses, load_run, workflow
 from tailq_loadgen._errors import UserError
 from tailq_loadgen.workflow import Capacity, Profile, ProfileError, extract_profile
 
@@ -83,7 +83,7 @@ def test_extract_refuses_what_is_not_a_profile():
 @pytest.fixture(scope="module")
 def synthetic_set(tmp_path_factory):
     out = str(tmp_path_factory.mktemp("prof") / "set")
-    profiles = workflow.profile_variants(["synth-exp-2ms", "synth-det-2ms"], out=out,
+    profiles = workflow.profile_variants(["synth-exp-2ms", "synth-det-2ms"], catalog=harnesses, out=out,
                                          batch_sizes=[1, 3], queries=60, family=None,
                                          harness_args={"samples": 40}, **QUIET)
     return out, profiles
@@ -246,7 +246,7 @@ def test_cli_refuses_a_foreign_directory_and_shows_nothing_from_nothing(tmp_path
 @pytest.mark.slow
 def test_digits_profile_over_threads_and_batches(tmp_path):
     out = str(tmp_path / "d")
-    profiles = workflow.profile_family("digits", variants=["digits-linear"], out=out,
+    profiles = workflow.profile_family("digits", catalog=harnesses, variants=["digits-linear"], out=out,
                                        batch_sizes=[1, 4], threads=[1, 2], queries=50, **QUIET)
     assert [(p.batch_size, p.threads) for p in profiles] == [(1, 1), (4, 1), (1, 2), (4, 2)]
     assert all(p.accuracy == pytest.approx(0.9360, abs=5e-4) for p in profiles)
@@ -288,7 +288,8 @@ def test_your_own_harness_is_profiled_like_a_family_variant(tmp_path):
 
 def test_resume_keeps_what_matches_and_captures_the_rest(tmp_path):
     out = str(tmp_path / "set")
-    kw = dict(out=out, batch_sizes=[1, 2], queries=20, harness_args={"samples": 20}, **QUIET)
+    kw = dict(catalog=harnesses, out=out, batch_sizes=[1, 2], queries=20, harness_args={"samples": 20},
+              **QUIET)
     first = workflow.profile_variants(["synth-det-2ms"], **kw)
     created = [json.load(open(os.path.join(p.source, "profile.json")))["created"] for p in first]
     os.remove(os.path.join(first[1].source, "profile.json"))  # as if interrupted there

@@ -2,7 +2,7 @@
 
 import json
 
-from .. import workflow
+from .. import harnesses, workflow
 
 
 def add_parser(sub):
@@ -43,7 +43,7 @@ def main(args):
             print(workflow.format_profiles(profiles))
         return 0
     profiles = workflow.profile_from_flags(
-        family=args.family, harness=args.harness, variants=args.variants,
+        catalog=harnesses, family=args.family, harness=args.harness, variants=args.variants,
         harness_args=args.harness_arg, batch_sizes=args.batch_sizes, threads=args.threads,
         queries=args.queries, count=args.count, out=args.out, overwrite=args.overwrite,
         resume=args.resume,

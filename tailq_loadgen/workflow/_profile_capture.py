@@ -20,9 +20,6 @@ a readable set.
 """
 
 import datetime
-import importlib
-import importlib.util
-import inspect
 import os
 
 import numpy as np
@@ -138,20 +135,6 @@ def _per_sample_scores(harness, run, n, log):
     return np.where(answered, np.asarray(scores)[:n], 0.0)
 
 
-def takes_threads(name):
-    """Whether harness ``name``'s factory has an ``intra_threads`` parameter."""
-    from .. import harnesses
-
-    spec = harnesses.REGISTRY.get(name)
-    factory = spec.factory if spec else name
-    module_name, _, func_name = factory.partition(":")
-    try:
-        func = getattr(importlib.import_module(module_name), func_name)
-    except (ImportError, AttributeError):
-        return False  # get_harness will name the problem when it builds it
-    return "intra_threads" in inspect.signature(func).parameters
-
-
 def _kept(path, name, args, batch_size, queries, count):
     """The profile at ``path`` if it was captured exactly so, else None (capture it again)."""
     from ._profile import is_profile, read_profile_info
@@ -161,8 +144,11 @@ def _kept(path, name, args, batch_size, queries, count):
         return None
     try:
         info = read_profile_info(path)
-        source = (records.read_metadata(path).get("harness") or {}).get("source") or {}
-        same = (source.get("harness") == name and source.get("args") == args
+        harness = records.read_metadata(path).get("harness") or {}
+        # Schema 2 keeps the command-line naming as text and the arguments as data.
+        asked = {"harness": name, "args": args or {}}
+        same = (harness.get("source") == records.source_text(asked)
+                and (harness.get("args") or {}) == (args or {})
                 and info["batch_size"] == batch_size and info["queries"] == queries
                 and info.get("count") == count)
         return load_profile(path) if same else None
@@ -175,31 +161,26 @@ def _config_dir(variant, batch_size, threads):
                         f"b{batch_size}-t{threads if threads is not None else 'na'}")
 
 
-def profile_variants(variants, *, out, batch_sizes=(1,), threads=(1,), queries=DEFAULT_QUERIES,
-                     family=None, harness_args=None, user_conf=None, experiment=None,
-                     count=None, overwrite=False, resume=False, log=print):
+def profile_variants(variants, *, catalog, out, batch_sizes=(1,), threads=(1,),
+                     queries=DEFAULT_QUERIES, family=None, harness_args=None, user_conf=None,
+                     experiment=None, count=None, overwrite=False, resume=False, log=print):
     """Profile every variant at every thread count and batch size under ``out``.
+
+    ``catalog`` is the harness registry (``tailq_loadgen.harnesses``), handed in by the caller:
+    the workflow builds harnesses only from the names the command line gave, never by itself.
 
     Returns the profiles in capture order. ``threads`` apply to variants whose factory takes
     ``intra_threads``; the others (the synthetic variants) are captured once per batch size
     and their thread count is recorded as null. ``resume``: keep every profile already in
     ``out`` that was captured with the same harness, arguments, batch size, threads, queries
     and count, and capture the rest (what an interrupted run left unfinished)."""
-    from .. import harnesses
-
     batch_sizes = _positive_ints("--batch-sizes", list(batch_sizes))
     threads = _positive_ints("--threads", list(threads))
     _positive_ints("--queries", [queries])
     if not variants:
         raise UserError("give --family or --harness: nothing to profile")
     for name in variants:  # before anything is captured: unknown names, missing extras
-        spec = harnesses.REGISTRY.get(name)
-        if spec is None and ":" not in name:
-            harnesses.get_harness(name)  # raises the registry's one-line error
-        for module in (spec.probe if spec else ()):
-            if importlib.util.find_spec(module) is None:
-                raise UserError(f"harness {name!r} needs {module!r}, which is not installed: "
-                                f"pip install 'tailq-loadgen[{spec.requires}]'")
+        catalog.check_harness(name)
     index_path = os.path.join(out, SET_FILE)
     if os.path.exists(out) and not os.path.isdir(out):
         raise UserError(f"--out {out}: exists and is not a directory; choose another path")
@@ -213,7 +194,7 @@ def profile_variants(variants, *, out, batch_sizes=(1,), threads=(1,), queries=D
     os.makedirs(out, exist_ok=True)
     entries, profiles = [], []
     for name in variants:
-        thread_counts = threads if takes_threads(name) else [None]
+        thread_counts = threads if catalog.harness_takes(name, "intra_threads") else [None]
         for t in thread_counts:
             args = dict(harness_args or {})
             if t is not None:
@@ -228,7 +209,7 @@ def profile_variants(variants, *, out, batch_sizes=(1,), threads=(1,), queries=D
                         f"kept from {rel}")
                 else:
                     log(f"profile {name}: batch {b}, threads {t if t is not None else '—'} → {rel}")
-                    harness = harness or harnesses.get_harness(name, **args)
+                    harness = harness or catalog.get_harness(name, **args)
                     profile = capture_profile(harness, out=path, batch_size=b, queries=queries,
                                               family=family, user_conf=user_conf,
                                               experiment=experiment, count=count,
@@ -244,11 +225,9 @@ def profile_variants(variants, *, out, batch_sizes=(1,), threads=(1,), queries=D
     return tuple(profiles)
 
 
-def profile_family(family, *, variants=None, **kw):
+def profile_family(family, *, catalog, variants=None, **kw):
     """Profile the variants of a registered family (all, or the ``variants`` named)."""
-    from .. import harnesses
-
-    fam = harnesses.get_family(family)
+    fam = catalog.get_family(family)
     chosen = list(fam.variants)
     if variants:
         unknown = [v for v in variants if v not in fam.variants]
@@ -256,17 +235,16 @@ def profile_family(family, *, variants=None, **kw):
             raise UserError(f"--variants {','.join(unknown)}: not in family {family!r} "
                             f"({', '.join(fam.variants)})")
         chosen = [v for v in fam.variants if v in variants]
-    return profile_variants(chosen, family=family, **kw)
+    return profile_variants(chosen, catalog=catalog, family=family, **kw)
 
 
 
 
-def profile_from_flags(*, family=None, harness=None, variants=None, harness_args=(),
+def profile_from_flags(*, catalog, family=None, harness=None, variants=None, harness_args=(),
                        batch_sizes="1", threads="1", queries=DEFAULT_QUERIES, count=None,
                        out=None, overwrite=False, resume=False, user_conf=None, experiment=None,
                        log=print):
     """``tailq profile``'s flags (text as typed) → :func:`profile_family` / :func:`profile_variants`."""
-    from .. import harnesses
     from ..capture import load_experiment
 
     if not out:
@@ -280,13 +258,13 @@ def profile_from_flags(*, family=None, harness=None, variants=None, harness_args
     kw = dict(out=out, batch_sizes=parse_int_list("--batch-sizes", batch_sizes),
               threads=parse_int_list("--threads", threads),
               queries=_positive_ints("--queries", [queries])[0],
-              harness_args=harnesses.parse_harness_args(harness_args), user_conf=user_conf,
+              harness_args=catalog.parse_harness_args(harness_args), user_conf=user_conf,
               experiment=load_experiment(experiment), count=count, overwrite=overwrite,
               resume=resume, log=log)
     if family is not None:
         chosen = [v.strip() for v in variants.split(",") if v.strip()] if variants else None
-        return profile_family(family, variants=chosen, **kw)
+        return profile_family(family, catalog=catalog, variants=chosen, **kw)
     names = [h.strip() for h in harness.split(",") if h.strip()]
-    families = {harnesses.family_of(h)[0] if harnesses.family_of(h) else None for h in names}
+    families = {catalog.family_of(h)[0] if catalog.family_of(h) else None for h in names}
     family = families.pop() if len(families) == 1 else None  # named only when all share one
-    return profile_variants(names, family=family, **kw)
+    return profile_variants(names, catalog=catalog, family=family, **kw)
