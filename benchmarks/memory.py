@@ -8,8 +8,9 @@ CNN, per-sample scores):
 * 1,000,000 samples × 5 passes.
 
 Each command runs in a fresh process; its peak RSS is read from ``/proc/self/status``. The
-baseline, in the same run, is the same command from ``main``'s code (``git archive main``,
-schema 1) on the same records written in the schema-1 format, where ``main`` can read them;
+baseline, in the same run, is the same command from the last schema-1 code (``git archive
+4c29c90``, main before the run-directory owner landed; ``--baseline REV`` for another) on
+the same records written in the schema-1 format, where that code can read them;
 and the libraries' own footprint (a process that only imports ``tailq_loadgen.workflow``).
 ``analyze`` runs under an address-space limit (``--analyze-limit-gb``, default 6) so that a
 measurement cannot take this shared machine's memory: exceeding it is reported as such.
@@ -42,6 +43,7 @@ from tailq_loadgen.records._io import AtomicParquetWriter  # noqa: E402
 from tailq_loadgen.records._schema import SCHEMAS  # noqa: E402
 
 OUTPUT_BYTES = 40
+SCHEMA1_REV = "4c29c90"  # main just before the run-directory owner (schema 2) landed
 CHUNK = 262_144
 
 
@@ -155,7 +157,9 @@ def baseline_rss(pythonpath=None, cwd=None):
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--small", action="store_true", help="a tenth of the sizes (a quick check)")
-    ap.add_argument("--no-main", action="store_true", help="skip the baseline from main's code")
+    ap.add_argument("--no-main", action="store_true", help="skip the baseline from the schema-1 code")
+    ap.add_argument("--baseline", default=SCHEMA1_REV,
+                    help="the schema-1 commit whose code is the baseline (default %(default)s)")
     ap.add_argument("--analyze-limit-gb", type=float, default=6.0)
     ap.add_argument("--mc", type=int, default=2000)
     ap.add_argument("--analyze-main", action="store_true",
@@ -169,7 +173,8 @@ def main():
         if not args.no_main:
             main_src = os.path.join(tmp, "main-src")
             os.makedirs(main_src)
-            archive = subprocess.run(["git", "-C", REPO, "archive", "main"], capture_output=True, check=True)
+            archive = subprocess.run(["git", "-C", REPO, "archive", args.baseline], capture_output=True,
+                                     check=True)
             subprocess.run(["tar", "-x", "-C", main_src], input=archive.stdout, check=True)
         libs = baseline_rss(cwd=tmp)
         libs_main = baseline_rss(main_src, cwd=tmp) if main_src else None
@@ -226,8 +231,9 @@ def main():
     body = (
         f"Machine: {machine_line()}; other engineers' work shared the machine. Synthetic run "
         "directories (ok records with every column a capture fills, 40-byte outputs, per-sample "
-        "scores), each command in a fresh process; peak RSS is VmHWM. Baseline in the same run: main's code (`git archive main`, "
-        "schema 1) on the same records in the schema-1 format. Libraries alone (a process that "
+        "scores), each command in a fresh process; peak RSS is VmHWM. Baseline in the same run: "
+        f"main's code before schema 2 (`git archive {args.baseline}`, schema 1) on the same "
+        "records in the schema-1 format. Libraries alone (a process that "
         f"imports tailq_loadgen.workflow and .report): {libs / 2**20:,.0f} MiB"
         + (f" (main: {libs_main / 2**20:,.0f} MiB)" if libs_main else "") + ".\n\n"
         + table(("run", "command", "peak RSS (MiB)", "bytes/row above the libraries",
