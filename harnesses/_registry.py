@@ -4,6 +4,7 @@ import dataclasses
 import importlib
 import importlib.util
 import inspect
+import math
 
 from tailq_loadgen._errors import UserError
 
@@ -157,7 +158,11 @@ def parse_harness_args(pairs):
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise UserError(f"--harness-arg {pair!r}: write it as key=value")
-        out[key.strip()] = _parse_value(value.strip())
+        parsed = _parse_value(value.strip())
+        if isinstance(parsed, float) and not math.isfinite(parsed):
+            raise UserError(f"--harness-arg {pair!r}: {value.strip()} is not a finite number "
+                            "(the run's metadata is strict JSON)")
+        out[key.strip()] = parsed
     return out
 
 

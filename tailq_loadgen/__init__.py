@@ -5,7 +5,7 @@ Everything else lives in the sub-packages ``capture``, ``records``, ``tailqualit
 ``tailq`` command line.
 """
 
-from ._errors import RunAborted, UserError
+from ._errors import RunAborted, RunFailed, UserError
 from ._version import __version__
 from .records import Run, load_run
 
@@ -16,4 +16,4 @@ def run_capture(*args, **kwargs):
     return _run_capture(*args, **kwargs)
 
 
-__all__ = ["Run", "RunAborted", "UserError", "__version__", "load_run", "run_capture"]
+__all__ = ["Run", "RunAborted", "RunFailed", "UserError", "__version__", "load_run", "run_capture"]

@@ -8,7 +8,8 @@ class UserError(Exception):
 
 
 class RunAborted(Exception):
-    """A capture ended early (watchdog, Ctrl-C); what was captured is on disk. Exit code 3."""
+    """A capture ended early (watchdog, Ctrl-C); what was captured is on disk. Exit code 3
+    (130 when the user interrupted it)."""
 
     exit_code = 3
 
@@ -17,3 +18,14 @@ class RunAborted(Exception):
         self.run_dir = run_dir
         if interrupted:
             self.exit_code = 130
+
+
+class RunFailed(Exception):
+    """A run could not be written (a full disk, an I/O error): the run directory says
+    ``failed`` with the reason and keeps what reached the disk. Exit code 4."""
+
+    exit_code = 4
+
+    def __init__(self, message, run_dir=None):
+        super().__init__(message)
+        self.run_dir = run_dir

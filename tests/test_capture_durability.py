@@ -44,7 +44,7 @@ def test_hanging_backend_ends_within_watchdog(tmp_path, scenario):
     assert time.monotonic() - t0 < 15
     run = load_run(out)
     assert not run.complete
-    assert run.metadata["status"] == "aborted" and "watchdog" in run.metadata["abort_reason"]
+    assert run.metadata["status"] == "aborted" and "watchdog" in run.metadata["status_reason"]
     assert len(run.metadata["tests"]) == 1  # no further pass was started
     status = run["status"]
     assert (status[run["sample_index"] == 50] == "timeout").all()
@@ -108,7 +108,7 @@ def test_ctrl_c_ends_cleanly(tmp_path):
     assert proc.returncode == 130, err
     assert "interrupted by SIGINT" in err and "Traceback" not in err
     run = load_run(out)
-    assert run.metadata["status"] == "aborted"
+    assert run.metadata["status"] == "interrupted" and "SIGINT" in run.metadata["status_reason"]
     assert len(run.metadata["tests"]) == 1
     assert set(run["status"]) <= {"ok", "cancelled"}
     assert (run["status"] == "cancelled").any()
@@ -132,7 +132,7 @@ def test_ctrl_c_during_long_server_run_leaves_within_grace(tmp_path):
     assert time.monotonic() - t0 < 20
     assert proc.returncode == 130, err
     meta = json.load(open(os.path.join(out, "metadata.json")))
-    assert meta["status"] == "aborted" and "LoadGen did not finish" in meta["abort_reason"]
+    assert meta["status"] == "interrupted" and "LoadGen did not finish" in meta["status_reason"]
     assert len(load_run(out)) > 0
 
 

@@ -188,8 +188,8 @@ def test_server_that_dies_mid_run_ends_it_and_keeps_the_records(tmp_path, onnx_p
                         experiment=Experiment(watchdog_timeout_s=20.0), **QUIET)
     assert aborted.value.exit_code == 3  # what the CLI exits with
     run = load_run(out)
-    assert run.metadata["status"] == "aborted"
-    assert "remote backend failed" in run.metadata["abort_reason"]
+    assert run.metadata["status"] == "failed"  # not the watchdog: the server went away
+    assert "remote backend failed" in run.metadata["status_reason"]
     assert np.unique(run["sample_seq"]).size == len(run)
     ok = run["status"] == "ok"
     assert ok.sum() >= 50  # the answers before the kill are kept

@@ -21,7 +21,8 @@ import mlperf_loadgen as lg
 import yaml
 
 from .._errors import UserError
-from . import _conffile
+from ..records import read_text
+from . import _conffile, _guards
 from ._calibrate import describe_targets, measured_targets
 
 SCENARIOS = ("SingleStream", "MultiStream", "Server", "Offline")
@@ -53,11 +54,10 @@ def load_experiment(path):
     """Read an experiment YAML file; unknown keys and wrong types are errors naming the file."""
     if path is None:
         return Experiment()
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = yaml.safe_load(f) or {}
-    except OSError as exc:
-        raise UserError(f"--experiment {path}: cannot read it ({exc.strerror})") from None
+    try:  # read_text: a regular UTF-8 file of bounded size, or a one-line error
+        data = yaml.safe_load(read_text(path, "--experiment", max_bytes=2**20)) or {}
+    except RecursionError:
+        raise UserError(f"--experiment {path}: nested too deeply; fix the file") from None
     except yaml.YAMLError as exc:
         line = getattr(getattr(exc, "problem_mark", None), "line", None)
         where = f" at line {line + 1}" if line is not None else ""
@@ -101,11 +101,13 @@ def _check_conf_path(flag, path):
 
 
 def build_test_settings(*, model, scenario, mode, user_conf=None, experiment=None,
-                        overrides=None, mlperf_conf=None, measured=None):
+                        overrides=None, mlperf_conf=None, measured=None, samples=None):
     """A configured ``lg.TestSettings`` and the sources it came from, in order.
 
     ``measured``: ``{attribute: value}`` targets measured at start; they replace
     mlperf.conf's placeholders and yield to user.conf, the experiment file and flags.
+    Every value is checked before LoadGen sees it (``_guards``); with ``samples`` (the QSL's
+    size) the test's schedule too.
     """
     _check_choice("--scenario", scenario, SCENARIOS)
     _check_choice("--mode", mode, MODES)
@@ -129,6 +131,7 @@ def build_test_settings(*, model, scenario, mode, user_conf=None, experiment=Non
         _set(ts, attr, value, f"measured {attr}")
     if measured:
         sources.append("targets measured at start")
+    before_user_conf = snapshot(ts)  # to tell, in an error, what user.conf set
     if user_conf is not None:
         _check_conf_path("--user_conf", user_conf)
         if ts.FromConfig(user_conf, model, scenario, 2) != 0:
@@ -146,6 +149,12 @@ def build_test_settings(*, model, scenario, mode, user_conf=None, experiment=Non
         sources.append("command-line flags")
     ts.scenario = getattr(lg.TestScenario, scenario)
     ts.mode = getattr(lg.TestMode, mode)
+    values = snapshot(ts)
+    where = _guards.Sources(scenario, user_conf, experiment.loadgen, overrides, before_user_conf,
+                            mlperf_conf, measured)
+    _guards.check_test_settings(values, scenario, mode, where)
+    if samples is not None:
+        _guards.check_schedule(values, scenario, mode, samples, where, _guards.memory_bytes())
     return ts, sources
 
 
@@ -157,8 +166,9 @@ class SessionSettings:
     """
 
     def __init__(self, *, model, scenario, harness_name=None, user_conf=None, mlperf_conf=None,
-                 audit_conf=None, experiment=None, overrides=None, first_mode="AccuracyOnly"):
-        self.model, self.scenario = model, scenario
+                 audit_conf=None, experiment=None, overrides=None, first_mode="AccuracyOnly",
+                 samples=None):
+        self.model, self.scenario, self.samples = model, scenario, samples
         self.user_conf, self.mlperf_conf = user_conf, mlperf_conf
         self.experiment = experiment or Experiment()
         self.overrides = dict(overrides or {})
@@ -184,7 +194,7 @@ class SessionSettings:
         return build_test_settings(model=self.model, scenario=self.scenario, mode=mode,
                                    user_conf=self.user_conf, mlperf_conf=self.mlperf_conf,
                                    experiment=self.experiment, overrides=over,
-                                   measured=self.measured)
+                                   measured=self.measured, samples=self.samples)
 
     def calibrate(self, warmup):
         """Measure the targets from the warm-up; returns a line saying what they became."""
@@ -229,6 +239,9 @@ def cli_overrides(*, time_s=None, qps=None, max_queries=None, count=None,
 
     if time_s is not None:
         ms = int(positive("--time", time_s) * 1000)
+        if not 1 <= ms <= _guards.MAX_TEST_SECONDS * 1000:  # 0 ms would mean "no limit"
+            raise UserError(f"--time {time_s}: must be a number of seconds between 0.001 and "
+                            f"{_guards.MAX_TEST_SECONDS:g}")
         out["min_duration_ms"] = out["max_duration_ms"] = ms
     if qps is not None:
         out["server_target_qps"] = out["offline_expected_qps"] = positive("--qps", qps)

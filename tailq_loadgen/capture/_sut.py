@@ -96,10 +96,14 @@ class CaptureSUT:
         self._threads = []
         self._cancel_ns = None
         self._running = False
+        self._issued = False       # LoadGen has called issue() in this test
+        self._loading = False      # inside a QSL load/unload callback (the dataset's time)
+        self._quiet_since = 0      # start of the test, or the end of the last QSL callback
 
     # -- LoadGen callbacks: none may raise (an escaping exception crashes the interpreter) --
     def issue(self, ids, indices):
         t_issue = time.time_ns()
+        self._issued = True
         n = len(ids)
         seq0 = self._seq
         self._seq = seq0 + n
@@ -129,17 +133,23 @@ class CaptureSUT:
         pass
 
     def load_samples(self, indices):
+        self._loading = True
         try:
             self.dataset.load_query_samples(list(indices))
         except BaseException as exc:  # noqa: BLE001 — must not reach LoadGen
             self.load_error = _one_line(exc)
             self.cancel(f"dataset failed to load samples: {self.load_error}", "error")
+        finally:
+            self._quiet_since, self._loading = time.perf_counter_ns(), False
 
     def unload_samples(self, indices):
+        self._loading = True
         try:
             self.dataset.unload_query_samples(list(indices))
         except BaseException as exc:  # noqa: BLE001
             self.log(f"warning: dataset failed to unload samples: {_one_line(exc)}")
+        finally:
+            self._quiet_since, self._loading = time.perf_counter_ns(), False
 
     # -- dispatch -------------------------------------------------------------------------
     def _run_batch(self, key, ids, indices, qseq, t_issue):
@@ -328,6 +338,14 @@ class CaptureSUT:
             else:
                 time.sleep(0.05)
             now = time.perf_counter_ns()
+            if not self._issued and not self._loading and self.cancel_reason is None \
+                    and now - self._quiet_since > self.watchdog_timeout_ns and self.on_stuck is not None:
+                # LoadGen itself is stuck before its first query (e.g. a schedule it cannot
+                # build): there is nothing to complete that would free it, so leave.
+                self.cancel(f"LoadGen did not start issuing queries within "
+                            f"{self.watchdog_timeout_ns / 1e9:g} s (watchdog)", "timeout")
+                self.on_stuck(self.cancel_reason)
+                return
             if self.cancel_reason is None:
                 late = [k for k, v in list(self._pending.items())
                         if v[0] is not None and now - v[0] > self.watchdog_timeout_ns]
@@ -367,6 +385,7 @@ class CaptureSUT:
         self._writer = writer
         self._seq = self._qseq = 0
         self._pending.clear()
+        self._issued, self._quiet_since = False, time.perf_counter_ns()
         self._waiting.clear()
         self._in_flight = 0
         self._generation += 1
@@ -450,10 +469,22 @@ def _as_outputs(outs, n):
     if isinstance(outs, np.ndarray):
         if outs.ndim == 0 or outs.shape[0] != n:
             raise ValueError(f"backend returned an array of shape {outs.shape} for {n} samples")
+        _has_bytes(outs)
         return np.ascontiguousarray(outs), None
     if isinstance(outs, (list, tuple)):
         if len(outs) != n:
             raise ValueError(f"backend returned {len(outs)} outputs for {n} samples")
-        return None, [np.ascontiguousarray(o) for o in outs]
+        parts = [np.ascontiguousarray(o) for o in outs]
+        for p in parts:
+            _has_bytes(p)
+        return None, parts
     raise TypeError(f"backend returned {type(outs).__name__}; expected an array with one row "
                     "per sample or a list of per-sample arrays")
+
+
+def _has_bytes(arr):
+    # An object array (or a list holding None) has pointers, not an answer, in its memory:
+    # LoadGen would log garbage and the record could not hold it. An error row says why.
+    if arr.dtype.hasobject:
+        raise TypeError(f"backend returned an output of dtype {arr.dtype} (Python objects); "
+                        "return numbers (an array with one row per sample)")

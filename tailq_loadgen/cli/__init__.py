@@ -3,7 +3,7 @@
 import argparse
 import sys
 
-from .._errors import RunAborted, UserError
+from .._errors import RunAborted, RunFailed, UserError
 from .._version import __version__
 from . import (_analyze, _audit, _check, _compare, _compare_systems, _estimate, _export, _full,
                _harnesses, _import, _profile, _report, _run, _show)
@@ -49,7 +49,7 @@ def main(argv=None):
     except UserError as exc:
         print(f"tailq: error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except RunAborted as exc:
+    except (RunAborted, RunFailed) as exc:
         print(f"tailq: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:

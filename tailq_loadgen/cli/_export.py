@@ -1,5 +1,6 @@
 """``tailq export DIR --format csv|jsonl``: one row per sample."""
 
+import os
 import sys
 
 from .. import records
@@ -17,11 +18,15 @@ def add_parser(sub):
 def main(args):
     run = records.load_run(args.run_dir)
     if args.output == "-":
-        records.export_run(run, args.format, sys.stdout)
+        records.export_run(run, args.format, sys.stdout.buffer)
         return
     try:
-        with open(args.output, "x", encoding="utf-8", newline="") as f:
-            records.export_run(run, args.format, f)
+        with open(args.output, "xb") as f:
+            try:
+                records.export_run(run, args.format, f)
+            except BaseException:  # never leave half an export behind
+                os.unlink(args.output)
+                raise
     except FileExistsError:
         raise UserError(f"--output {args.output}: file exists; choose another name") from None
     except OSError as exc:

@@ -93,6 +93,8 @@ class F1(object):
         pred = np.asarray(predictions).reshape(-1)
         labels = np.asarray(labels).reshape(-1)
         k = int(n_classes or max(pred.max(initial=0), labels.max(initial=0)) + 1)
+        # kept as given, so the metric can be stored and rebuilt (tailq_loadgen.metrics.metric_state)
+        self.predictions, self.labels, self.n_classes = pred, labels, k
         self.n = labels.shape[0]
         self.average = average
         self.name = f"f1_{average}"

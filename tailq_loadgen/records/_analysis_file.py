@@ -5,12 +5,11 @@ Format history of ``analysis.json`` (``schema_version``):
 * 1 — first version (tailq 0.1.0): ``inputs``, ``analysis`` (see docs/analysis.md).
 """
 
-import json
 import math
 import os
 
 from .._errors import UserError
-from ._io import write_json_atomic
+from ._io import read_json, write_json_atomic
 
 ANALYSIS = "analysis.json"
 ANALYSIS_FORMAT = "tailq-analysis"
@@ -38,16 +37,15 @@ def write_result(run_dir, name, fmt, version, payload):
 
 
 def read_result(path, fmt, version, missing="run `tailq analyze` on that run first"):
-    try:
-        with open(path, encoding="utf-8") as f:
-            doc = json.load(f)
-    except FileNotFoundError:
-        raise UserError(f"{path}: not found; {missing}") from None
-    except (OSError, ValueError) as exc:
-        raise UserError(f"{path}: unreadable ({exc})") from None
+    if not os.path.lexists(path):
+        raise UserError(f"{path}: not found; {missing}")
+    doc = read_json(path, fmt)
     if not isinstance(doc, dict) or doc.get("format") != fmt:
         raise UserError(f"{path}: not a {fmt} file")
-    if doc.get("schema_version", 0) > version:
+    found = doc.get("schema_version", 0)
+    if isinstance(found, bool) or not isinstance(found, int):
+        raise UserError(f"{path}: invalid schema_version {found!r}")
+    if found > version:
         raise UserError(f"{path}: written by a newer tailq; upgrade tailq-loadgen")
     return doc
 

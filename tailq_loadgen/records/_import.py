@@ -2,31 +2,26 @@
 
 Each directory is one pass (e.g. repeated AccuracyOnly runs). Per directory the trace gives
 every sample's latency (joined on ``sample_seq``), the accuracy log its output (joined on
-``seq_id`` and checked on the sample index). Memory stays bounded on huge logs: the trace is
-held as five int64 arrays (40 bytes per sample) plus a bitmap, the accuracy log is streamed,
-and records are written in chunks of ``chunk_rows``.
+``seq_id`` and checked on the sample index). Memory follows the number of samples in the
+trace, never the largest sequence number in it: the trace is held as five int64 arrays plus
+a sorted lookup (about 60 bytes per sample), the accuracy log is streamed, and records are
+written in chunks of ``chunk_rows``. The run directory is written through ``RunDirectory``
+like a capture's: metadata first, locked, and a final status from what happened.
 """
 
-import datetime
 import os
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from .._errors import UserError
-from ._io import _fsync_and_replace, write_parquet_atomic
-from ._join import JoinError
+from ._io import AtomicParquetWriter
+from ._join import JoinError, SeqLookup
 from ._loadgen_logs import (effective_settings, iter_accuracy_log, loadgen_result,
                             read_detail_log, read_trace_samples, require_keys)
-from ._rundir import SAMPLES, create_run_dir, final_path, write_metadata
-from ._schema import SAMPLES_SCHEMA, SCHEMA
+from ._rundir import RunDirectory, final_path
+from ._schema import SCHEMA, build_table
 
 DETAIL, TRACE, ACCURACY = "mlperf_log_detail.txt", "mlperf_log_trace.json", "mlperf_log_accuracy.json"
-
-
-def _now():
-    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds")
 
 
 def _check_dir(d):
@@ -34,15 +29,17 @@ def _check_dir(d):
         raise UserError(f"{d}: no such LoadGen output directory")
     for name in (DETAIL, TRACE):
         path = os.path.join(d, name)
-        if not os.path.isfile(path):
+        if not os.path.lexists(path):
             raise UserError(f"{path}: missing; a LoadGen output directory with the trace enabled "
                             "(LogSettings.enable_trace = True) is needed")
+        if not os.path.isfile(path):
+            raise UserError(f"{path}: not a regular file; give LoadGen's output directory")
         if os.path.getsize(path) == 0:
             raise UserError(f"{path}: the file is empty; re-run LoadGen with the trace enabled")
 
 
 class _Chunks:
-    """Rows accumulated in column lists, flushed to a ParquetWriter every ``size`` rows."""
+    """Rows accumulated in column lists, written every ``size`` rows (columns by name)."""
 
     def __init__(self, writer, pass_index, size):
         self.writer, self.p, self.size = writer, pass_index, size
@@ -59,15 +56,10 @@ class _Chunks:
         if not self.rows:
             return
         q, seq, idx, lat, delay, status, error, out = zip(*self.rows)
-        n = len(q)
-        nulls = pa.nulls(n, pa.int64())
-        table = pa.Table.from_arrays([
-            pa.array(np.full(n, self.p, dtype=np.int32)), pa.array(q, pa.int64()),
-            pa.array(seq, pa.int64()), pa.array(idx, pa.int64()), pa.array(lat, pa.int64()),
-            pa.array(delay, pa.int64()), nulls, nulls, nulls, pa.nulls(n, pa.int32()),
-            pa.array(status, pa.string()), pa.array(error, pa.string()),
-            pa.array(out, pa.binary()), nulls, nulls], schema=SCHEMA)
-        self.writer.write_table(table)
+        self.writer.write_table(build_table(
+            SCHEMA, **{"pass": np.full(len(q), self.p, dtype=np.int32)}, query_seq=q,
+            sample_seq=seq, sample_index=idx, latency_ns=lat, issue_delay_ns=delay,
+            status=status, error=error, output=out))
         self.rows = []
 
 
@@ -75,24 +67,18 @@ def _import_pass(d, out, index, total, chunk_rows):
     detail_path = os.path.join(d, DETAIL)
     detail = read_detail_log(detail_path)
     require_keys(detail, detail_path)
-    trace = read_trace_samples(os.path.join(d, TRACE))
+    trace_path = os.path.join(d, TRACE)
+    trace = read_trace_samples(trace_path)
     seq = trace["sample_seq"]
-    if seq.size and np.unique(seq).size != seq.size:
-        raise JoinError(f"{os.path.join(d, TRACE)}: a sample sequence number appears twice "
-                        "(duplicated lines); the trace is corrupted")
+    lookup = SeqLookup(seq, trace_path)
     bad_idx = (trace["sample_idx"] < 0) | (trace["sample_idx"] >= total)
     if bad_idx.any():
-        raise UserError(f"{os.path.join(d, TRACE)}: {int(bad_idx.sum())} samples have an index "
+        raise UserError(f"{trace_path}: {int(bad_idx.sum())} samples have an index "
                         f"outside the dataset (0..{total - 1}); the directory does not belong here")
-    size = int(seq.max()) + 1 if seq.size else 0
-    pos = np.full(size, -1, dtype=np.int64)
-    pos[seq] = np.arange(seq.size)
     used = np.zeros(seq.size, dtype=bool)
-    path = final_path(out, index)
-    tmp = path + ".tmp"
     warnings = []
     bad_latency = orphan = 0
-    with pq.ParquetWriter(tmp, SCHEMA) as writer:
+    with AtomicParquetWriter(final_path(out, index), SCHEMA) as writer:
         chunks = _Chunks(writer, index, chunk_rows)
 
         def emit(i, output):
@@ -106,9 +92,9 @@ def _import_pass(d, out, index, total, chunk_rows):
                        output)
 
         acc_path = os.path.join(d, ACCURACY)
-        if os.path.isfile(acc_path) and os.path.getsize(acc_path) > 0:
+        if os.path.lexists(acc_path) and (not os.path.isfile(acc_path) or os.path.getsize(acc_path) > 0):
             for seq_id, qsl_idx, data in iter_accuracy_log(acc_path):
-                i = pos[seq_id] if seq_id < size else -1
+                i = int(lookup.positions([seq_id])[0]) if seq_id < 2**63 else -1
                 if i < 0:
                     orphan += 1
                     if not 0 <= qsl_idx < total:
@@ -129,7 +115,6 @@ def _import_pass(d, out, index, total, chunk_rows):
         for i in np.flatnonzero(~used):
             emit(int(i), b"")
         chunks.flush()
-    _fsync_and_replace(tmp, path)
     if bad_latency:
         warnings.append(f"pass {index}: {bad_latency} samples with a zero or negative latency in "
                         "the trace were marked as errors")
@@ -146,7 +131,9 @@ def _import_pass(d, out, index, total, chunk_rows):
             "loadgen_result": loadgen_result(detail), "effective_settings": effective_settings(detail),
             "join": {"rows": int(seq.size + orphan), "with_output": n_out,
                      "without_trace": orphan, "invalid_latency": bad_latency}}
-    return detail, test, warnings
+    if test["mode"] not in ("PerformanceOnly", "AccuracyOnly", "SubmissionRun"):
+        raise UserError(f"{detail_path}: test mode {test['mode']!r} is not one tailq imports")
+    return test, warnings
 
 
 def read_first_detail(dirs):
@@ -164,48 +151,83 @@ def read_first_detail(dirs):
     return first, total
 
 
-def import_loadgen_dirs(dirs, out, *, harness=None, output=None, sizes=None, overwrite=False,
-                        chunk_rows=65536, tailq_version=None, progress=None):
-    """Write a run directory at ``out`` from LoadGen output ``dirs`` (one pass each).
-
-    ``harness``: the describe() dict of the harness that will score the outputs (or None),
-    ``output``: {"dtype", "shape"} of one sample's output bytes, ``sizes``: per-sample sizes.
-    Returns the metadata written.
-    """
-    first, total = read_first_detail(dirs)
+def _check_same_run_kind(dirs, first, total):
+    """Every directory: the first one's scenario and dataset size (checked before writing)."""
     scenario = first["effective_scenario"]
-    create_run_dir(out, overwrite=overwrite)
-    meta = {"tailq_version": tailq_version, "imported": True,
-            "imported_from": [os.path.abspath(d) for d in dirs],
-            "system": {"hostname": None, "cpu_model": None,
-                       "note": "imported: the host that ran LoadGen is not recorded in its logs"},
-            "harness": harness or {"name": "imported", "metric": None, "source": None},
-            "backend": {"name": None, "version": None}, "scenario": scenario,
-            "sample_count": total, "latency_source": "loadgen_trace", "latency_note": None,
-            "settings": {}, "seeds": {}, "started": _now(), "ended": None, "complete": False,
-            "status": "running", "abort_reason": None, "tests": [], "output": output,
-            "warnings": [], "mode": None}
-    write_metadata(out, meta)
-    modes = set()
-    for index, d in enumerate(dirs):
-        detail, test, warnings = _import_pass(d, out, index, total, chunk_rows)
+    for d in dirs[1:]:
+        path = os.path.join(d, DETAIL)
+        detail = read_detail_log(path)
+        require_keys(detail, path)
         if detail["effective_scenario"] != scenario:
             raise UserError(f"{d}: scenario {detail['effective_scenario']} differs from "
                             f"{dirs[0]}'s {scenario}; import one scenario at a time")
         if int(detail["qsl_reported_total_count"]) != total:
             raise UserError(f"{d}: dataset of {detail['qsl_reported_total_count']} samples differs "
                             f"from {dirs[0]}'s {total}; import runs of one dataset at a time")
-        meta["tests"].append(test)
-        meta["warnings"].extend(warnings)
-        modes.add(test["mode"])
-        write_metadata(out, meta)
-        if progress is not None:
-            progress(index + 1, len(dirs))
-    sizes = np.full(total, np.nan) if sizes is None else np.asarray(sizes, dtype=np.float64)[:total]
-    write_parquet_atomic(pa.Table.from_arrays(
-        [pa.array(np.arange(total, dtype=np.int64)), pa.array(sizes)], schema=SAMPLES_SCHEMA),
-        os.path.join(out, SAMPLES))
-    meta.update(mode=modes.pop() if len(modes) == 1 else "mixed", ended=_now(), complete=True,
-                status="complete")
-    write_metadata(out, meta)
-    return meta
+    if scenario not in ("SingleStream", "MultiStream", "Server", "Offline"):
+        raise UserError(f"{dirs[0]}: scenario {scenario!r} is not one tailq imports")
+
+
+def import_loadgen_dirs(dirs, out, *, harness=None, output=None, sizes=None, overwrite=False,
+                        chunk_rows=65536, tailq_version=None, scores=None, make_metric=None,
+                        dataset_size=None, inputs=(), log=None, progress=None):
+    """Write a run directory at ``out`` from LoadGen output ``dirs`` (one pass each).
+
+    ``harness``: the describe() dict of the harness that scores the outputs (or None);
+    ``output``: {"dtype", "shape"} of one sample's output bytes; ``sizes``: per-sample sizes.
+    Scoring, stored in ``quality/`` so that no reader needs the harness again: ``scores``
+    (``(values, metric name)`` per sample, from a correctness file) or ``make_metric``
+    (outputs of one pass, in sample order, padded to ``dataset_size`` → a metric).
+    ``inputs``: further files read (e.g. the correctness CSV); ``progress(done, total)`` is
+    called after each pass. Returns the metadata written.
+    """
+    first, total = read_first_detail(dirs)
+    _check_same_run_kind(dirs, first, total)
+    meta = {"tailq_version": tailq_version, "origin": "import",
+            "imported_from": [os.path.abspath(d) for d in dirs],
+            "system": {"hostname": None, "cpu_model": None,
+                       "note": "imported: the host that ran LoadGen is not recorded in its logs"},
+            "harness": harness or {"name": "imported", "metric": None, "source": None},
+            "backend": {"name": None, "version": None}, "scenario": first["effective_scenario"],
+            "sample_count": total, "latency_source": "loadgen_trace", "latency_note": None,
+            "settings": None, "seeds": None, "output": output, "mode": None, "quality": None,
+            "quality_note": None}
+    rundir = RunDirectory.create(out, meta, overwrite=overwrite, inputs=list(dirs) + list(inputs))
+    with rundir:
+        modes = set()
+        for index, d in enumerate(dirs):
+            test, warnings = _import_pass(d, out, index, total, chunk_rows)
+            rundir.meta["tests"].append(test)
+            rundir.meta["warnings"].extend(warnings)
+            modes.add(test["mode"])
+            rundir.write_metadata()
+            if progress is not None:
+                progress(index + 1, len(dirs))
+        rundir.write_samples(np.full(total, np.nan) if sizes is None
+                             else np.asarray(sizes, dtype=np.float64)[:total])
+        if scores is not None:
+            from ..metrics import Scores
+
+            values, name = scores
+            rundir.write_quality(None, Scores(values, name), "correctness file")
+        elif make_metric is not None:
+            _score_passes(rundir, make_metric, output, dataset_size or total, log)
+        else:
+            rundir.meta["quality_note"] = "imported without --harness or --correctness: nothing scores it"
+        rundir.meta["mode"] = modes.pop() if len(modes) == 1 else "mixed"
+        rundir.finish("complete")
+    return rundir.meta
+
+
+def _score_passes(rundir, make_metric, output, dataset_size, log):
+    """Build the harness's metric on each complete AccuracyOnly pass and store its state."""
+    from ._reader import load_run
+    from ._scoring import pass_outputs, store_pass_quality
+
+    run = load_run(rundir.path)
+    for test in rundir.meta["tests"]:
+        if test["mode"] != "AccuracyOnly":
+            continue
+        outputs = pass_outputs(run, test["pass"], output, dataset_size)
+        store_pass_quality(rundir, test["pass"], outputs, make_metric,
+                           f"harness {rundir.meta['harness'].get('name')} at import", log)

@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .._errors import UserError
-from ._io import _fsync_and_replace
+from ._io import AtomicParquetWriter
 from ._schema import SCHEMA
 
 
@@ -38,19 +38,40 @@ def segment_files(segment_dir):
     return sorted(glob.glob(os.path.join(segment_dir, "seg-*.parquet")))
 
 
+class SeqLookup:
+    """Positions of sequence numbers in the trace, by binary search over the sorted numbers:
+    memory follows the number of events (16 bytes each), never the largest sequence number."""
+
+    def __init__(self, seq, what):
+        self.order = np.argsort(seq, kind="stable")
+        self.sorted = seq[self.order]
+        if self.sorted.size > 1 and np.any(self.sorted[1:] == self.sorted[:-1]):
+            raise JoinError(f"{what}: a sample sequence number appears twice (duplicated lines); "
+                            "the trace is corrupted")
+
+    def positions(self, seq):
+        """Trace position of each of ``seq``, -1 where the trace has no such number."""
+        seq = np.asarray(seq, dtype=np.int64)
+        at = np.searchsorted(self.sorted, seq)
+        at_c = np.minimum(at, max(self.sorted.size - 1, 0))
+        found = (at < self.sorted.size) & (self.sorted[at_c] == seq) if self.sorted.size else \
+            np.zeros(seq.size, dtype=bool)
+        return np.where(found, self.order[at_c] if self.sorted.size else -1, -1)
+
+
 def finalize_pass(segment_dir, final_path, trace=None):
     """Write ``final_path`` from the segments in ``segment_dir``, joined with ``trace``.
 
     ``trace`` is the dict of :func:`read_trace_samples`, or None for a trace-less run (the
-    segments then already hold the wrapper's latency). Memory: the trace's lookup arrays
-    (about 40 bytes per sample) plus one segment at a time.
+    segments then already hold the wrapper's latency). Memory: the trace's arrays and lookup
+    (about 56 bytes per sample) plus one segment at a time. The segments are removed only
+    once the final file is in place, so a failure (a full disk) loses nothing.
     """
     files = segment_files(segment_dir)
     lookup = _trace_lookup(trace) if trace is not None else None
-    tmp = f"{final_path}.tmp"
     rows = joined = 0
-    seen = np.zeros(0 if lookup is None else len(lookup[0]), dtype=bool)
-    with pq.ParquetWriter(tmp, SCHEMA) as writer:
+    seen = np.zeros(0 if lookup is None else lookup[0].sorted.size, dtype=bool)
+    with AtomicParquetWriter(final_path, SCHEMA) as writer:
         for path in files:
             table = pq.read_table(path, schema=SCHEMA)
             if lookup is not None:
@@ -58,32 +79,22 @@ def finalize_pass(segment_dir, final_path, trace=None):
                 joined += n_joined
             rows += table.num_rows
             writer.write_table(table)
-    _fsync_and_replace(tmp, final_path)
     shutil.rmtree(segment_dir, ignore_errors=True)
     if lookup is None:
         return JoinReport(rows, rows, 0, 0)
-    n_trace = int((lookup[0] >= 0).sum())
-    return JoinReport(rows, joined, rows - joined, n_trace - int(seen.sum()))
+    return JoinReport(rows, joined, rows - joined, int(seen.size - seen.sum()))
 
 
 def _trace_lookup(trace):
-    seq = trace["sample_seq"]
-    size = int(seq.max()) + 1 if seq.size else 0
-    if seq.size and np.unique(seq).size != seq.size:
-        raise JoinError("LoadGen's trace holds a sample sequence number twice: "
-                        "the trace is corrupted; re-run the capture")
-    pos = np.full(size, -1, dtype=np.int64)
-    pos[seq] = np.arange(seq.size)
-    return (pos, trace["sample_idx"], trace["query_seq"], trace["complete_ns"],
+    lookup = SeqLookup(trace["sample_seq"], "LoadGen's trace")
+    return (lookup, trace["sample_idx"], trace["query_seq"], trace["complete_ns"],
             trace["issue_start_ns"])
 
 
 def _join(table, lookup, seen, path):
-    pos_of_seq, t_idx, t_query, t_latency, t_delay = lookup
+    seq_lookup, t_idx, t_query, t_latency, t_delay = lookup
     seq = table.column("sample_seq").to_numpy()
-    in_range = seq < pos_of_seq.size
-    pos = np.full(seq.size, -1, dtype=np.int64)
-    pos[in_range] = pos_of_seq[seq[in_range]]
+    pos = seq_lookup.positions(seq)
     found = pos >= 0
     p = pos[found]
     index = table.column("sample_index").to_numpy()[found]
@@ -95,7 +106,7 @@ def _join(table, lookup, seen, path):
             f"{path}: sample_seq {int(seq[found][i])} is sample {int(index[i])} (query "
             f"{int(query[i])}) in the records but sample {int(t_idx[p][i])} (query "
             f"{int(t_query[p][i])}) in LoadGen's trace; {int(bad.sum())} rows disagree")
-    seen[seq[found]] = True
+    seen[p] = True
     latency = np.zeros(seq.size, dtype=np.int64)
     delay = np.zeros(seq.size, dtype=np.int64)
     latency[found] = t_latency[p]

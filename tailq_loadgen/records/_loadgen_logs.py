@@ -5,7 +5,10 @@ Both are streamed line by line: the trace is not strict JSON and can be gigabyte
 
 import array
 import json
+import math
+import os
 import re
+import stat
 
 import numpy as np
 
@@ -27,6 +30,7 @@ def read_trace_samples(path):
     ``issue_start_ns`` is how late LoadGen issued it after its scheduled time.
     """
     cols = [array.array("q") for _ in TRACE_FIELDS]  # 8 bytes per value: bounded memory
+    _regular(path, "LoadGen's trace")
     try:
         f = open(path, "rb")
     except OSError as exc:
@@ -43,8 +47,12 @@ def read_trace_samples(path):
                 values = m.groups()
             else:
                 values = _sample_from_json(line, path, lineno)
-            for col, v in zip(cols, values):
-                col.append(int(v))
+            try:
+                for col, v in zip(cols, values):
+                    col.append(int(v))
+            except (OverflowError, ValueError):
+                raise UserError(f"{path}:{lineno}: a number in this Sample event does not fit in "
+                                "64 bits; the trace is corrupted: re-run the capture") from None
     if empty:
         raise UserError(f"{path}: LoadGen's trace is empty; was the run made with the trace "
                         "enabled (LogSettings.enable_trace)?")
@@ -55,7 +63,9 @@ def read_trace_samples(path):
 def _sample_from_json(line, path, lineno):
     try:
         args = json.loads(line.rstrip().rstrip(b","))["args"]
-        values = tuple(int(args[k]) for k in TRACE_FIELDS)
+        values = tuple(args[k] for k in TRACE_FIELDS)
+        if any(isinstance(v, bool) or not isinstance(v, int) for v in values):
+            raise ValueError("not integers")
         if any(not (-2**63 <= v < 2**63) for v in values):
             raise ValueError("out of range")
         return values
@@ -71,6 +81,7 @@ def read_detail_log(path):
     """
     out = {}
     errors = []
+    _regular(path, "LoadGen's detail log")
     try:
         f = open(path, "r", encoding="utf-8", errors="replace")
     except OSError as exc:
@@ -80,12 +91,15 @@ def read_detail_log(path):
             if not line.startswith(":::MLLOG "):
                 continue
             try:
-                rec = json.loads(line[len(":::MLLOG "):])
+                rec = json.loads(line[len(":::MLLOG "):], parse_constant=_no_constant)
                 key = rec["key"]
-            except (ValueError, KeyError, TypeError):
+            except (ValueError, KeyError, TypeError, RecursionError):
                 continue
-            if key == "error_invalid_test_duration" or rec.get("metadata", {}).get("is_error"):
-                errors.append(f"{key}: {rec.get('value')}")
+            if not isinstance(key, str) or len(key) > 200:
+                continue
+            meta = rec.get("metadata")
+            if key == "error_invalid_test_duration" or (isinstance(meta, dict) and meta.get("is_error")):
+                errors.append(f"{key}: {str(rec.get('value'))[:500]}")
             out[key] = rec.get("value")
     if errors:
         out["_errors"] = errors
@@ -111,7 +125,9 @@ def loadgen_result(detail):
             "result_qps_without_loadgen_overhead", "early_stopping_latency_ns",
             "early_stopping_latency_ss", "early_stopping_latency_ms",
             "effective_target_latency_percentile", "effective_scenario", "effective_test_mode")
-    out = {k: detail[k] for k in keep if k in detail}
+    out = {k: detail[k] for k in keep if k in detail and _bounded(detail[k])}
+    percentiles = {k: v for k, v in percentiles.items() if _scalar(v)}
+    per_query = {k: v for k, v in per_query.items() if _scalar(v)}
     out["percentile_latency_ns"] = percentiles
     if per_query:
         out["percentile_per_query_latency_ns"] = per_query
@@ -121,7 +137,44 @@ def loadgen_result(detail):
 
 
 def effective_settings(detail):
-    return {k[len("effective_"):]: v for k, v in detail.items() if k.startswith("effective_")}
+    return {k[len("effective_"):]: v for k, v in detail.items()
+            if k.startswith("effective_") and _scalar(v)}
+
+
+def _scalar(v):
+    """A value metadata can hold as one setting: a short string, a 64-bit integer, a finite
+    number, a boolean or null (foreign logs may hold anything)."""
+    if v is None or isinstance(v, bool):
+        return True
+    if isinstance(v, int):
+        return -2**63 <= v < 2**64
+    if isinstance(v, float):
+        return math.isfinite(v)
+    return isinstance(v, str) and len(v) <= 10_000
+
+
+def _bounded(v, depth=0):
+    if _scalar(v):
+        return True
+    if depth < 4 and isinstance(v, list) and len(v) <= 1000:
+        return all(_bounded(x, depth + 1) for x in v)
+    if depth < 4 and isinstance(v, dict) and len(v) <= 1000:
+        return all(isinstance(k, str) and _bounded(x, depth + 1) for k, x in v.items())
+    return False
+
+
+def _no_constant(name):
+    raise ValueError(f"{name} is not JSON")
+
+
+def _regular(path, what):
+    try:
+        st = os.stat(path)
+    except OSError:
+        return  # open() below reports it
+    if not stat.S_ISREG(st.st_mode):
+        raise UserError(f"{path}: {what} is not a regular file (a FIFO or device?); give "
+                        "LoadGen's output directory")
 
 
 _ACC_RE = re.compile(rb'"seq_id"\s*:\s*(\d+)\s*,\s*"qsl_idx"\s*:\s*(\d+)\s*,\s*"data"\s*:\s*"([0-9A-Fa-f]*)"')
@@ -133,6 +186,7 @@ def iter_accuracy_log(path):
     A line that is neither an entry nor JSON punctuation is an error naming the line; an
     odd-length or non-hex payload too.
     """
+    _regular(path, "LoadGen's accuracy log")
     try:
         f = open(path, "rb")
     except OSError as exc:
@@ -165,7 +219,7 @@ def require_keys(detail, path):
     bad = [k for k in ("effective_scenario", "effective_test_mode")
            if not isinstance(detail[k], str) or not detail[k].strip()]
     count = detail["qsl_reported_total_count"]
-    if isinstance(count, bool) or not isinstance(count, int):
+    if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count < 2**31:
         bad.append("qsl_reported_total_count")
     if bad:
         raise UserError(f"{path}: {', '.join(f'{k}={detail[k]!r}' for k in bad)} is not what "

@@ -5,6 +5,14 @@ thread drains it and writes a segment whenever ``rows_per_segment`` rows are wai
 ``seconds_per_segment`` have passed. A SIGKILL therefore loses at most the last few seconds
 of records, and everything written before stays readable.
 
+No record is lost on the way to disk:
+
+* outputs the format cannot store (object arrays, a list holding ``None``, …) become rows
+  with status ``error`` and the reason, never a lost pass;
+* a segment that cannot be written (a full disk, an I/O error) keeps its rows; they are
+  written with the next segment, and ``close`` tries again for ``close_retry_s`` before it
+  raises ``WriteFailed`` naming how many rows could not reach the disk.
+
 A chunk is one predict call's result:
 ``(n, query_seq, first_sample_seq, sample_index(es), issue_ns, complete_ns, compute_ns,
 status, error, outputs, server)`` where ``sample_index(es)`` is an int when ``n == 1`` and a sequence
@@ -17,15 +25,22 @@ import collections
 import operator
 import os
 import threading
+import time
 
 import numpy as np
 import pyarrow as pa
 
+from .._errors import RunFailed
 from ._io import write_parquet_atomic
-from ._schema import SCHEMA
+from ._schema import SCHEMA, build_table
 
 _EMPTY = np.zeros(0, dtype=np.uint8)
 _DTYPE = operator.attrgetter("dtype")
+_KINDS = "biufcSU"  # dtypes whose bytes are the value (metadata records the dtype to decode them)
+
+
+class WriteFailed(RunFailed):
+    """Records could not be written to disk even after retrying."""
 
 
 class OutputSpec:
@@ -50,23 +65,42 @@ class OutputSpec:
         return {"dtype": self.dtype, "shape": self.shape}
 
 
+class _Unstorable(Exception):
+    pass
+
+
+def _storable(arr):
+    if not isinstance(arr, np.ndarray):
+        raise _Unstorable(f"an output is {type(arr).__name__}, not an array")
+    if arr.dtype.hasobject:
+        raise _Unstorable(f"an output has dtype {arr.dtype} (Python objects), which has no bytes "
+                          "to record")
+    if arr.dtype.kind not in _KINDS:
+        raise _Unstorable(f"an output has dtype {arr.dtype}; record numbers, bytes or text")
+    return np.ascontiguousarray(arr)
+
+
 class PassWriter:
     """Collects one pass's chunks; writes ``seg-NNNNN.parquet`` files into ``segment_dir``."""
 
     def __init__(self, segment_dir, pass_index, *, rows_per_segment=65536,
-                 seconds_per_segment=2.0, wrapper_latency=False):
+                 seconds_per_segment=2.0, wrapper_latency=False, close_retry_s=5.0, log=None):
         os.makedirs(segment_dir, exist_ok=True)
         self.segment_dir = segment_dir
         self.pass_index = int(pass_index)
         self.rows_per_segment = int(rows_per_segment)
         self.seconds_per_segment = float(seconds_per_segment)
         self.wrapper_latency = wrapper_latency
+        self.close_retry_s = float(close_retry_s)
+        self.log = log
         self.outputs = OutputSpec()
         self.rows_written = 0
         self.status_counts = collections.Counter()
-        self.error = None  # an exception raised in the writer thread, re-raised by close()
+        self.write_errors = 0       # segment writes that failed (and were retried)
+        self.last_write_error = None
+        self.unstorable = 0         # rows whose output could not be stored (status error)
         self._queue = collections.deque()
-        self._pending_rows = 0
+        self._retry = []            # chunks of a failed segment write, written first next time
         self._segments = 0
         self._wake = threading.Event()
         self._flush_lock = threading.Lock()
@@ -85,47 +119,71 @@ class PassWriter:
         return len(self._queue)
 
     # -- lifecycle ----------------------------------------------------------------------------
-    def flush(self):
-        """Write what is queued now (writer thread, close, or an emergency stop)."""
-        with self._flush_lock:
-            self._flush_locked()
+    @property
+    def pending_rows(self):
+        return sum(c[0] for c in self._retry) + sum(c[0] for c in list(self._queue))
 
-    def _flush_locked(self):
-        items = []
-        popleft = self._queue.popleft
-        while True:
+    def flush(self):
+        """Write what is queued now (writer thread, close, or an emergency stop). A failed
+        write keeps its chunks for the next call and re-raises the error."""
+        with self._flush_lock:
+            items, self._retry = self._retry, []
+            popleft = self._queue.popleft
+            while True:
+                try:
+                    items.append(popleft())
+                except IndexError:
+                    break
+            if not items:
+                return
             try:
-                items.append(popleft())
-            except IndexError:
-                break
-        if items:
-            self._write_segment(items)
+                self._write_segment(items)
+            except BaseException as exc:
+                self._retry = items
+                self.write_errors += 1
+                self.last_write_error = exc
+                raise
 
     def close(self):
+        """Stop the thread and write everything; raises WriteFailed if rows cannot be written."""
         self._stop = True
         self._wake.set()
         self._thread.join()
-        self.flush()
-        if self.error is not None:
-            raise self.error
+        deadline = time.monotonic() + self.close_retry_s
+        while True:
+            try:
+                self.flush()
+                return
+            except Exception as exc:  # noqa: BLE001 — retried, then reported
+                if time.monotonic() >= deadline:
+                    n = self.pending_rows
+                    raise WriteFailed(
+                        f"records of pass {self.pass_index} could not be written ({_one_line(exc)}); "
+                        f"{n} records did not reach the disk, {self.rows_written} did") from None
+                time.sleep(0.2)
 
     def _loop(self):
+        reported = False
         while not self._stop:
             self._wake.wait(self.seconds_per_segment)
             self._wake.clear()
             try:
                 self.flush()
-            except Exception as exc:  # surfaced by close(); the hot path must never see it
-                self.error = exc
-                return
+                reported = False
+            except Exception as exc:  # noqa: BLE001 — kept and retried; close() reports it
+                if not reported and self.log is not None:
+                    self.log(f"tailq: warning: could not write records ({_one_line(exc)}); "
+                             "keeping them and trying again")
+                reported = True
 
     # -- conversion ---------------------------------------------------------------------------
     def _write_segment(self, items):
-        table = self._to_table(items)
+        table, counts = self._to_table(items)
         path = os.path.join(self.segment_dir, f"seg-{self._segments:05d}.parquet")
         write_parquet_atomic(table, path)
         self._segments += 1
         self.rows_written += table.num_rows
+        self.status_counts.update(counts)
 
     def _to_table(self, items):
         (ns, qseq, seq0, idx, t_issue, t_done, compute, status, error, outputs,
@@ -133,6 +191,11 @@ class PassWriter:
         rows = len(ns)
         counts = np.fromiter(ns, dtype=np.int64, count=rows)
         total = int(counts.sum())
+        output_col, bad = self._outputs_array(outputs, counts)
+        if bad:  # rows whose outputs could not be stored are errors that say why
+            status, error = list(status), list(error)
+            for k, reason in bad.items():
+                status[k], error[k] = "error", reason
         if total == rows:
             # One sample per chunk (SingleStream, Server): every column is per row already.
             # This is the path that runs at LoadGen's highest query rates, so no repeats.
@@ -141,8 +204,9 @@ class PassWriter:
 
             sample_index = per_row(idx, np.int64)
             sample_seq = per_row(seq0, np.int64)
-            status_rows, error_rows = status, error
-            self.status_counts.update(status)
+            status_rows, error_rows = list(status), list(error)
+            status_counts = collections.Counter(status)
+            batch = counts.astype(np.int32)
         else:
             def per_row(values, dtype):
                 return np.repeat(np.fromiter(values, dtype=dtype, count=rows), counts)
@@ -152,59 +216,70 @@ class PassWriter:
             sample_seq = per_row(seq0, np.int64) + (np.arange(total) - starts)
             status_rows = np.repeat(np.asarray(status, dtype=object), counts)
             error_rows = np.repeat(np.asarray(error, dtype=object), counts)
+            status_counts = collections.Counter()
             for s, c in zip(status, counts):
-                self.status_counts[s] += int(c)
+                status_counts[s] += int(c)
+            batch = np.repeat(counts.astype(np.int32), counts)
         issue_ns = per_row(t_issue, np.int64)
         complete_ns = per_row(t_done, np.int64)
-        latency = pa.array(complete_ns - issue_ns) if self.wrapper_latency else pa.nulls(total, pa.int64())
-        columns = [
-            pa.array(np.full(total, self.pass_index, dtype=np.int32)),
-            pa.array(per_row(qseq, np.int64)),
-            pa.array(sample_seq),
-            pa.array(sample_index),
-            latency,
-            pa.nulls(total, pa.int64()),
-            pa.array(issue_ns),
-            pa.array(complete_ns),
-            pa.array(per_row(compute, np.int64)),
-            pa.array(np.repeat(counts.astype(np.int32), counts) if total != rows
-                     else counts.astype(np.int32)),
-            pa.array(status_rows, type=pa.string()),
-            pa.array(error_rows, type=pa.string()),
-            self._outputs_array(outputs, counts),
-            *_server_columns(server, counts, total),
-        ]
-        return pa.Table.from_arrays(columns, schema=SCHEMA)
+        queue_ns, server_compute_ns = _server_columns(server, counts, total)
+        table = build_table(
+            SCHEMA,
+            **{"pass": np.full(total, self.pass_index, dtype=np.int32)},
+            query_seq=per_row(qseq, np.int64), sample_seq=sample_seq, sample_index=sample_index,
+            latency_ns=(complete_ns - issue_ns) if self.wrapper_latency else None,
+            wrapper_issue_ns=issue_ns, wrapper_complete_ns=complete_ns,
+            compute_ns=per_row(compute, np.int64), batch_size=batch,
+            status=pa.array(status_rows, type=pa.string()),
+            error=pa.array(error_rows, type=pa.string()), output=output_col,
+            server_queue_ns=queue_ns, server_compute_ns=server_compute_ns)
+        return table, status_counts
 
     def _outputs_array(self, outputs, counts):
+        """(binary column, {chunk: reason} for chunks whose outputs could not be stored)."""
         fast = _stack_uniform(outputs)
         if fast is not None:  # the common case: one dtype and per-sample shape for all chunks
             self.outputs.observe(fast, fast.shape[1:])
             raw = fast.reshape(fast.shape[0], -1).view(np.uint8)
             width = raw.shape[1]
             offsets = np.arange(raw.shape[0] + 1, dtype=np.int64) * width
-            return _binary(offsets, raw.reshape(-1))
-        pieces, lengths = [], []
-        for out, n in zip(outputs, counts):
+            return _binary(offsets, raw.reshape(-1)), {}
+        pieces, lengths, bad = [], [], {}
+        for k, (out, n) in enumerate(zip(outputs, counts)):
             n = int(n)
             if out is None:
                 lengths.extend([0] * n)
                 continue
-            if isinstance(out, np.ndarray):  # one row per sample (checked by the capture)
-                self.outputs.observe(out, out.shape[1:])
-                raw = np.ascontiguousarray(out).reshape(n, -1).view(np.uint8)
-                pieces.append(raw.reshape(-1))
-                lengths.extend([raw.shape[1]] * n)
+            try:
+                if isinstance(out, np.ndarray):  # one row per sample (checked by the capture)
+                    arr = _storable(out)
+                    raw = arr.reshape(n, -1).view(np.uint8)
+                    parts = [(arr, arr.shape[1:], raw.reshape(-1), [raw.shape[1]] * n)]
+                else:  # a list of per-sample arrays of possibly different shapes
+                    parts = []
+                    for o in out:
+                        o = _storable(o if isinstance(o, np.ndarray) else np.asarray(o))
+                        parts.append((o, o.shape, o.reshape(-1).view(np.uint8), [o.nbytes]))
+                    if len(parts) != n:
+                        raise _Unstorable(f"{len(parts)} outputs for {n} samples")
+            except (_Unstorable, TypeError, ValueError) as exc:
+                bad[k] = f"output not recorded: {exc}"[:500]
+                self.unstorable += n
+                lengths.extend([0] * n)
                 continue
-            for o in out:  # a list of per-sample arrays of possibly different shapes
-                o = np.ascontiguousarray(o)
-                self.outputs.observe(o, o.shape)
-                pieces.append(o.reshape(-1).view(np.uint8))
-                lengths.append(o.nbytes)
+            for arr, shape, data, lens in parts:
+                self.outputs.observe(arr, shape)
+                pieces.append(data)
+                lengths.extend(lens)
         data = np.concatenate(pieces) if pieces else _EMPTY
         offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
         np.cumsum(lengths, out=offsets[1:])
-        return _binary(offsets, data)
+        return _binary(offsets, data), bad
+
+
+def _one_line(exc):
+    text = f"{type(exc).__name__}: {exc}".strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:300]
 
 
 def _server_columns(server, counts, total):
@@ -224,7 +299,10 @@ def _server_columns(server, counts, total):
 def _stack_uniform(outputs):
     """All chunks' outputs as one (rows, *shape) array, or None unless all share dtype and shape."""
     # set(map(...)) runs in C: this is called on up to a segment's worth of chunks.
-    if set(map(type, outputs)) != {np.ndarray} or len(set(map(_DTYPE, outputs))) != 1:
+    if set(map(type, outputs)) != {np.ndarray}:
+        return None
+    dtypes = set(map(_DTYPE, outputs))
+    if len(dtypes) != 1 or next(iter(dtypes)).kind not in _KINDS:
         return None
     try:  # concatenate itself checks that every per-sample shape (and ndim ≥ 1) agrees
         return np.ascontiguousarray(np.concatenate(outputs))

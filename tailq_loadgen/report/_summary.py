@@ -1,6 +1,7 @@
 """``tailq show``: a run's counts, errors, LoadGen's verdict and our LoadGen-rule percentiles."""
 
 import numpy as np
+import pyarrow.compute as pc
 
 from ..records import format_metric, format_verdict, verdict
 from ..tailquality import early_stopping, loadgen_percentile
@@ -11,40 +12,27 @@ STATUSES = ("ok", "error", "timeout", "cancelled")
 
 
 def summarize_run(run, quality=None):
-    """A plain dict describing ``run`` (``quality``: optional ``{"metric": name, "value": x}``)."""
+    """A plain dict describing ``run`` (``quality``: optional ``{"metric": name, "value": x}``).
+
+    Streams the records one pass at a time and reads only the columns it shows, so memory
+    is one pass plus the latencies of all passes (8 bytes per record) for the pooled
+    percentiles."""
     meta = run.metadata
-    status = run["status"]
-    passes = run["pass"]
-    has_lat = run.has_latency
-    per_pass = []
     multistream = meta.get("scenario") == "MultiStream"
-    perf = run.performance_mask()
+    tests = {t["pass"]: t for t in meta.get("tests", [])}
+    per_pass, pooled = [], []
+    totals = dict.fromkeys(STATUSES, 0)
+    columns = ["status", "latency_ns"] + (["query_seq"] if multistream else []) + ["sample_seq"]
+    pending = {p: None for p in run.passes}
+    for p, table in run.iter_passes(columns):
+        pending[p] = _pass_figures(p, table, tests.get(p, {}), meta, multistream, totals, pooled,
+                                   p in run.partial_passes)
     for test in meta.get("tests", []):
         p = test["pass"]
-        sel = passes == p
-        counts = {s: int(np.sum(status[sel] == s)) for s in STATUSES}
-        ok = sel & (status == "ok") & has_lat
-        entry = {"pass": p, "mode": test.get("mode"), "samples": int(sel.sum()),
-                 "status_counts": counts, "partial": p in run.partial_passes,
-                 "loadgen": test.get("loadgen_result", {}),
-                 "latency_source": test.get("latency_source") or meta.get("latency_source"),
-                 # runs captured before the verdict was recorded: form it from the same logs
-                 "verdict": test.get("verdict") or verdict(test.get("loadgen_result"),
-                                                           test.get("effective_settings"))}
-        if test.get("mode") == "SubmissionRun":  # LoadGen's figures cover its performance phase
-            sel = sel & perf
-        lat = _latencies(run, sel & has_lat, multistream)
-        if lat.size:
-            entry["tailq_percentile_latency_ns"] = {
-                f"{q * 100:.2f}": int(v) for q, v in
-                zip(SHOWN_PERCENTILES, loadgen_percentile(lat, SHOWN_PERCENTILES))}
-        entry["ok_with_latency"] = int(ok.sum())
-        es = _early_stopping(meta.get("scenario"), test, lat)
-        if es is not None:
-            entry["tailq_early_stopping"] = es.as_dict()
+        entry = pending.get(p) or _pass_figures(p, None, test, meta, multistream, totals, pooled,
+                                                p in run.partial_passes)
         per_pass.append(entry)
-    totals = {s: int(np.sum(status == s)) for s in STATUSES}
-    pooled = _latencies(run, has_lat, multistream)
+    pooled = np.concatenate(pooled) if pooled else np.zeros(0, dtype=np.int64)
     settings = meta.get("settings") or {}
     out = {
         "run_dir": run.path,
@@ -58,14 +46,17 @@ def summarize_run(run, quality=None):
         "mode": meta.get("mode"),
         "status": meta.get("status"),
         "complete": run.complete,
-        "abort_reason": meta.get("abort_reason"),
+        "status_reason": meta.get("status_reason"),
+        "live": meta.get("status") == "running" and run.live,
         "latency_source": meta.get("latency_source"),
-        "samples": int(len(run)),
+        "samples": int(sum(totals.values())),
         "status_counts": totals,
         "passes": per_pass,
         "percentile_rule": "loadgen sorted[floor(n*p)]" + (" over query latencies"
                                                           if multistream else ""),
         "quality": quality,
+        "quality_note": None if quality else meta.get("quality_note"),
+        "warnings": list(meta.get("warnings", [])),
         "system": system_line(meta),
         "system_description": {k: meta.get(k) for k in ("system", "versions", "code", "dispatch")},
     }
@@ -74,6 +65,44 @@ def summarize_run(run, quality=None):
             f"{q * 100:.2f}": int(v) for q, v in
             zip(SHOWN_PERCENTILES, loadgen_percentile(pooled, SHOWN_PERCENTILES))}
     return out
+
+
+def _pass_figures(p, table, test, meta, multistream, totals, pooled, partial):
+    """One pass's entry of the summary (``table``: its status/latency/... columns)."""
+    entry = {"pass": p, "mode": test.get("mode"), "samples": 0,
+             "status_counts": dict.fromkeys(STATUSES, 0), "partial": partial,
+             "loadgen": test.get("loadgen_result", {}), "ok_with_latency": 0,
+             "latency_source": test.get("latency_source") or meta.get("latency_source"),
+             # runs captured before the verdict was recorded: form it from the same logs
+             "verdict": test.get("verdict") or verdict(test.get("loadgen_result"),
+                                                       test.get("effective_settings"))}
+    if table is None:
+        return entry
+    status = table.column("status")
+    counted = {d["values"]: d["counts"] for d in pc.value_counts(status).to_pylist()}
+    counts = {s: int(counted.get(s, 0)) for s in STATUSES}
+    for s, c in counts.items():
+        totals[s] += c
+    lat_col = table.column("latency_ns")
+    has_lat = lat_col.is_valid().to_numpy(zero_copy_only=False)
+    lat_all = lat_col.fill_null(0).to_numpy()
+    ok = pc.equal(status, "ok").to_numpy(zero_copy_only=False)
+    entry.update(samples=int(len(status)), status_counts=counts,
+                 ok_with_latency=int(np.count_nonzero(ok & has_lat)))
+    query = table.column("query_seq").to_numpy() if multistream else None
+    pooled.append(_latencies(lat_all, has_lat, query))
+    sel = has_lat
+    if test.get("mode") == "SubmissionRun":  # LoadGen's figures cover its performance phase
+        sel = sel & (table.column("sample_seq").to_numpy() >= (test.get("accuracy_phase_samples") or 0))
+    lat = _latencies(lat_all, sel, query)
+    if lat.size:
+        entry["tailq_percentile_latency_ns"] = {
+            f"{q * 100:.2f}": int(v) for q, v in
+            zip(SHOWN_PERCENTILES, loadgen_percentile(lat, SHOWN_PERCENTILES))}
+    es = _early_stopping(meta.get("scenario"), test, lat)
+    if es is not None:
+        entry["tailq_early_stopping"] = es.as_dict()
+    return entry
 
 
 def _early_stopping(scenario, test, lat):
@@ -90,15 +119,14 @@ def _early_stopping(scenario, test, lat):
     return early_stopping(lat, scenario, pct, target_latency_ns=target)
 
 
-def _latencies(run, mask, multistream):
-    if not multistream:
-        return run["latency_ns"][mask]
+def _latencies(lat, mask, query=None):
+    if query is None:
+        return lat[mask]
     # LoadGen reports MultiStream percentiles over queries: a query's latency is its slowest sample.
-    keys = run["pass"][mask].astype(np.int64) * (1 << 40) + run["query_seq"][mask]
-    lat = run["latency_ns"][mask]
+    lat, query = lat[mask], query[mask]
     if not lat.size:
         return lat
-    uniq, inv = np.unique(keys, return_inverse=True)
+    uniq, inv = np.unique(query, return_inverse=True)
     out = np.zeros(uniq.size, dtype=np.int64)
     np.maximum.at(out, inv, lat)
     return out
@@ -114,7 +142,9 @@ def format_summary(s):
              f"harness    {s['harness']} ({backend.get('name')} {backend.get('version')}), "
              f"{s['scenario']}, {s['mode']}",
              f"model      {s.get('model')} (the name LoadGen matches user.conf keys on)",
-             f"status     {s['status']}" + (f": {s['abort_reason']}" if s["abort_reason"] else ""),
+             f"status     {s['status']}" + (f": {s['status_reason']}" if s.get("status_reason") else "")
+             + (" (a tailq process is writing it now)" if s.get("live") else
+                " (no tailq process holds it: the writer was killed)" if s["status"] == "running" else ""),
              f"latency    from {s['latency_source']}",
              f"system     {s['system']}"]
     if s.get("audit"):
@@ -128,6 +158,8 @@ def format_summary(s):
     if s.get("quality"):
         q = s["quality"]
         lines.append(f"quality ({q['metric']}): {q['value']:.4f}  (no time limit; failed samples count as wrong)")
+    elif s.get("quality_note"):
+        lines.append(f"quality    not stored: {s['quality_note']}")
     if s.get("tailq_percentile_latency_ns"):
         lines.append(f"latency percentiles, all passes ({s['percentile_rule']}):")
         lines.append("  " + "  ".join(f"p{k}={_ms(v)}" for k, v in s["tailq_percentile_latency_ns"].items()))
@@ -139,6 +171,8 @@ def format_summary(s):
         shown = shown[:3] + shown[-3:]
     for p in shown:
         lines += _pass_lines(p)
+    for w in s.get("warnings", []):
+        lines.append(f"warning: {w}")
     return "\n".join(lines)
 
 

@@ -5,6 +5,7 @@ import dataclasses
 import numpy as np
 
 from .. import records, tailquality
+from .._errors import UserError
 from ..records import SCHEMA_VERSION
 
 
@@ -29,13 +30,22 @@ def check_run(run_dir):
     out = [Finding("ok", "schema", f"schema version {meta['schema_version']} "
                                    f"(this tailq reads up to {SCHEMA_VERSION})")]
     if not run.complete:
-        out.append(Finding("problem", "status", f"the run is not complete: status "
-                                                f"{meta.get('status')!r}"
-                           + (f" ({meta['abort_reason']})" if meta.get("abort_reason") else "")
+        status = meta["status"]
+        if status == "running":
+            why = ("a tailq process is writing it now" if run.live else
+                   "no tailq process holds it: the writer was killed (SIGKILL, power loss) "
+                   "before it could record how it ended")
+        else:
+            why = meta.get("status_reason") or ""
+        out.append(Finding("problem", "status", f"the run is not complete: status {status!r}"
+                           + (f" ({why})" if why else "")
                            + (f"; partial passes {list(run.partial_passes)}" if run.partial_passes else "")))
     else:
         out.append(Finding("ok", "status", "complete"))
-    n = int(meta.get("sample_count") or 0)
+    if not run.quality:
+        out.append(Finding("warning", "quality", "no stored scores: "
+                           + (meta.get("quality_note") or "the harness has no metric")))
+    n = int(meta["sample_count"])
     passes, idx, status = run["pass"], run["sample_index"], run["status"]
     acc_passes = 0
     for test in meta.get("tests", []):
@@ -76,7 +86,8 @@ def check_run(run_dir):
 
     try:
         m = pass_matrix(run)
-    except Exception:  # noqa: BLE001 — a damaged run is reported above
+    except UserError as exc:  # a damaged run: say so
+        out.append(Finding("problem", "records", str(exc)))
         m = None
     if m is not None and m.n_passes >= 4:
         drift = tailquality.drift_check(m.latency, m.ok)

@@ -46,7 +46,7 @@ def describe_system(meta):
     desc = {"system": meta.get("system") or {}, "versions": meta.get("versions") or {},
             "backend": meta.get("backend") or {}, "runtime": h.get("runtime"),
             "threads": h.get("threads"), "dispatch": meta.get("dispatch") or {},
-            "harness_args": (h.get("source") or {}).get("args") or {},
+            "harness_args": h.get("args") or {},  # schema 2: harness.source is text only
             "code": [{"commit": c.get("commit"), "dirty": c.get("dirty")} for c in meta.get("code") or []],
             "scenario": meta.get("scenario")}
     remote = h.get("remote")

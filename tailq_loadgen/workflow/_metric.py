@@ -1,76 +1,79 @@
-"""The task metric of a run: from a correctness file (imported runs) or the harness."""
+"""The task metric of a run, from what the run directory stores (``quality/``).
 
-import os
+The capture (or import) built the harness's metric on each pass's outputs and stored its
+per-sample state; here it is rebuilt from the fixed table in ``tailq_loadgen.metrics``. No
+harness is built, no framework imported, no model trained, and nothing named in a file is
+ever imported or called.
+"""
 
 import numpy as np
-import pyarrow.parquet as pq
 
 from .._errors import UserError
-from ..metrics._metrics import _SumMetric
-
-CORRECTNESS = "correctness.parquet"
 
 
-class ScoreMetric(_SumMetric):
-    """Per-sample scores in [0, 1] given directly (``tailq import --correctness``)."""
-
-    def __init__(self, scores, name="score"):
-        super().__init__(scores)
-        self.name = name
+def _same_state(a, b):
+    if type(a) is not type(b):
+        return False
+    if hasattr(a, "scores"):
+        return np.array_equal(a.scores, b.scores)
+    return np.array_equal(a.predictions, b.predictions) and np.array_equal(a.labels, b.labels)
 
 
 def metrics_for_run(run, matrix, harness=None):
     """(metric for the observed passes, metric for synthetic passes, notes).
 
-    ``harness``: the harness object that captured the run, when at hand (saves building it
-    again from the run's metadata)."""
-    path = os.path.join(run.path, CORRECTNESS)
-    if os.path.exists(path):
-        table = pq.read_table(path)
-        scores = np.zeros(matrix.n_samples)
-        scores[table.column("sample_index").to_numpy()] = table.column("score").to_numpy()
-        m = ScoreMetric(scores, run.metadata.get("harness", {}).get("metric") or "score")
-        return m, m, ["per-sample scores from the imported correctness file"]
-    source = (run.metadata.get("harness") or {}).get("source")
-    if harness is None:
-        if not source:
-            raise UserError(f"{run.path}: the run names no harness to score its outputs with; "
-                            "import it with --correctness FILE")
-        from .. import harnesses  # builds the harness's dataset (ground truth); frameworks load lazily
-
-        harness = harnesses.get_harness(source["harness"], **source.get("args", {}))
-    if harness.metric_factory is None:
-        raise UserError(f"harness {harness.name!r} has no quality metric; tail quality "
-                        "needs one")
-    if any(o is None for o in matrix.outputs):
-        raise UserError(f"{run.path}: outputs of varying shape cannot be scored")
-    per_pass = [harness.make_metric(o) for o in matrix.outputs]
-    same = all(np.array_equal(matrix.outputs[0], o) for o in matrix.outputs[1:])
-    if same:
+    One metric when every pass scores alike, else a list with one metric per pass of
+    ``matrix`` (synthetic passes then use the first pass's). ``harness`` is accepted for
+    callers written before schema 2 and not used: the scores come from the directory.
+    """
+    quality = run.quality
+    if not quality:
+        raise UserError(f"{run.path}: the run stores no scores, so tail quality cannot be "
+                        f"computed ({quality.note or 'its harness has no metric'})")
+    per_pass = [quality.metric(p) for p in matrix.passes]
+    if not per_pass:
+        raise UserError(f"{run.path}: no complete pass to score")
+    if all(_same_state(per_pass[0], m) for m in per_pass[1:]):
         return per_pass[0], per_pass[0], []
-    differing = int(np.sum(np.any(np.stack([np.any(
-        (o != matrix.outputs[0]).reshape(matrix.n_samples, -1), axis=1) for o in matrix.outputs]), axis=0)))
+    differing = _differing_samples(per_pass)
     return per_pass, per_pass[0], [
         f"outputs differ between passes for {differing} samples: observed passes are scored "
         "each with its own outputs, synthetic passes with the first pass's"]
 
 
+def _differing_samples(per_pass):
+    first = per_pass[0]
+    key = (lambda m: m.scores) if hasattr(first, "scores") else (lambda m: m.predictions)
+    stack = np.stack([key(m) for m in per_pass])
+    return int(np.sum(np.any(stack != stack[:1], axis=0)))
+
+
 def run_quality(run):
     """Quality with no time limit over the run's complete passes (failed samples count as
-    wrong), as ``{"metric", "value", "per_pass"}``; None when the run has no scorable pass."""
-    from ._inputs import pass_matrix  # local: _inputs is light, but keeps this module's face small
+    wrong), as ``{"metric", "value", "per_pass"}``; None when the run has no scorable pass.
+    Streams: one pass of three columns at a time."""
+    from ._inputs import pass_columns, usable_passes  # local: keeps this module's face small
 
+    quality = run.quality
+    if not quality:
+        return None
+    n = int(run.metadata["sample_count"])
+    values, name = [], None
     try:
-        matrix = pass_matrix(run)
-        if matrix.n_passes == 0:
-            return None
-        metric, synthetic, _ = metrics_for_run(run, matrix)
+        for p in usable_passes(run)[0]:
+            if not quality.has(p):
+                continue
+            got = pass_columns(run, p, n)
+            if got is None:
+                continue
+            metric = quality.metric(p)
+            name = getattr(metric, "name", "quality")
+            values.append(float(metric.evaluate(got[1][:, None])[0]))
     except UserError:
         return None
-    metrics = metric if isinstance(metric, list) else [metric] * matrix.n_passes
-    values = [float(m.evaluate(matrix.ok[:, j:j + 1])[0]) for j, m in enumerate(metrics)]
-    return {"metric": getattr(synthetic, "name", "quality"), "value": float(np.mean(values)),
-            "per_pass": values}
+    if not values:
+        return None
+    return {"metric": name, "value": float(np.mean(values)), "per_pass": values}
 
 
 def summarize(run_dir):
