@@ -211,6 +211,9 @@ class CaptureSession:
                                   scenario=self.scenario, max_in_flight=experiment.max_in_flight,
                                   **watch)
         meta["dispatch"] = self.sut.dispatch_info()
+        pool_info = getattr(self.sut, "pool_info", None)  # a pool SUT (_pool.py) says what ran
+        if pool_info is not None:
+            meta["pool"] = pool_info()
         self.rundir.write_metadata()
         self.lg_sut = lg.ConstructFastSUT(self.sut.issue, self.sut.flush)
         self.lg_qsl = lg.ConstructQSL(total, perf_count, self.sut.load_samples,
@@ -460,6 +463,9 @@ def _finish_test(out, index, lg_dir, writer, trace, sut):
         info["server_statistics"] = sut.server_statistics
     if sut.load_error:
         info["load_error"] = sut.load_error
+    routing = getattr(sut, "test_record", None)  # a pool SUT: its policy and dispatch costs
+    if routing is not None:
+        info["routing"] = routing()
     return info
 
 
