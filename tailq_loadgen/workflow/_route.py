@@ -113,6 +113,9 @@ def plan_route(*, family, servers, policies, accuracy_target, qps, profiles, tq_
     """Check every input and build the pool; a UserError (exit 2) names the first bad one."""
     from .. import harnesses, routing
 
+    if family not in harnesses.FAMILIES:
+        raise UserError(f"--harness {family!r}: unknown variant family; choose one of "
+                        f"{', '.join(sorted(harnesses.FAMILIES))}")
     fam = harnesses.get_family(family)
     if fam.name not in _RELEASES_GIL:
         raise UserError(f"--harness {family}: its runtime's GIL behaviour is unknown and servers "
