@@ -311,6 +311,7 @@ def _result(plan, target, summary, run, where):
         d["pass"] = index
         d["loadgen_result"] = test.get("loadgen_result")
         d["dispatch"] = (test.get("routing") or {}).get("dispatch_ns_per_decision")
+        d["handoff"] = (test.get("routing") or {}).get("handoff_ns")
         d["status_counts"] = test.get("status_counts")
         service = run["service_ns"][sel].astype(np.float64) / 1e9
         variant = run["variant"][sel]
