@@ -162,7 +162,8 @@ def deploy(family, servers, *, out, qps, queries, count=None, overwrite=False, l
 
     fam = harnesses.get_family(family) if isinstance(family, str) else family
     hs = [harnesses.get_harness(n) for n in fam.variants]
-    backend = PoolBackend(fam.variants, [h.backend for h in hs])
+    # variants go by their harnesses' own names, as their profiles do
+    backend = PoolBackend([h.name for h in hs], [h.backend for h in hs])
     # The first variant's harness lends its dataset, metric and output format: a family's
     # variants serve the same data with the same labels (harnesses/_registry.py: Family).
     harness = dataclasses.replace(hs[0], name=f"pool:{fam.name}", model=f"pool-{fam.name}",
