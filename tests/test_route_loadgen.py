@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from tailq_loadgen import records, routing, workflow
+from tailq_loadgen import harnesses, records, routing, workflow
 from tailq_loadgen.workflow import _route
 
 QPS, A_STAR, QUERIES, COUNT, SERVERS = 200.0, 0.75, 1200, 200, "2,1,1"
@@ -38,10 +38,12 @@ def real(tmp_path_factory):
     profiles = str(base / "profiles")
     workflow.profile_family("synthetic", out=profiles, count=COUNT, queries=500, log=lambda *a: None)
     out = str(base / "run")
-    doc = workflow.route(family="synthetic", servers=SERVERS, policies=list(POLICIES),
+    fam = harnesses.get_family("synthetic")
+    doc = workflow.route(family=fam, build_harnesses=lambda: [harnesses.get_harness(n) for n in fam.variants],
+                         servers=SERVERS, policies=list(POLICIES),
                          accuracy_target=A_STAR, qps=QPS, profiles=[profiles], queries=QUERIES,
                          count=COUNT, out=out, seed=11, taus="10ms", log=lambda *a: None)
-    plan = _route.plan_route(family="synthetic", servers=SERVERS, policies=list(POLICIES),
+    plan = _route.plan_route(family=fam, servers=SERVERS, policies=list(POLICIES),
                              accuracy_target=A_STAR, qps=QPS, profiles=[profiles])
     return doc, plan, out
 

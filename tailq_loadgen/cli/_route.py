@@ -35,10 +35,16 @@ def add_parser(sub):
 
 
 def main(args):
-    from .. import capture
+    from .. import capture, harnesses
+    from .._errors import UserError
 
+    if args.harness not in harnesses.FAMILIES:
+        raise UserError(f"--harness {args.harness!r}: unknown variant family; choose one of "
+                        f"{', '.join(sorted(harnesses.FAMILIES))}")
+    family = harnesses.get_family(args.harness)
     policies = [name.strip() for value in args.policy for name in value.split(",") if name.strip()]
-    workflow.route(family=args.harness, servers=args.servers, policies=policies,
+    workflow.route(family=family,
+                   build_harnesses=lambda: [harnesses.get_harness(n) for n in family.variants], servers=args.servers, policies=policies,
                    accuracy_target=args.accuracy_target, tq_target=args.tq_target, taus=args.tau,
                    qps=args.qps, profiles=args.profiles, simulate=args.simulate,
                    queries=args.queries, seed=args.seed, count=args.count, out=args.out,

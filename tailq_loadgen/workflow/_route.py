@@ -111,14 +111,11 @@ def build_pool(profiles, servers):
 def plan_route(*, family, servers, policies, accuracy_target, qps, profiles, tq_target=None,
                taus=None, count=None):
     """Check every input and build the pool; a UserError (exit 2) names the first bad one."""
-    from .. import harnesses, routing
+    from .. import routing
 
-    if family not in harnesses.FAMILIES:
-        raise UserError(f"--harness {family!r}: unknown variant family; choose one of "
-                        f"{', '.join(sorted(harnesses.FAMILIES))}")
-    fam = harnesses.get_family(family)
+    fam = family  # a harnesses.Family (name, variants), looked up by the CLI
     if fam.name not in _RELEASES_GIL:
-        raise UserError(f"--harness {family}: its runtime's GIL behaviour is unknown and servers "
+        raise UserError(f"--harness {fam.name}: its runtime's GIL behaviour is unknown and servers "
                         "in processes are not built; route the synthetic or digits family")
     servers = parse_servers(servers, fam) if isinstance(servers, str) else list(servers)
     if len(servers) != len(fam.variants):
@@ -151,28 +148,27 @@ def _policy(plan, name, target, seed):
 
 
 # -- the real pool ------------------------------------------------------------------------
-def deploy(family, servers, *, out, qps, queries, count=None, overwrite=False, log=print,
-           experiment=None):
-    """A CaptureSession whose SUT is the pool: ``servers[k]`` servers of the family's variant k.
+def deploy(name, hs, servers, *, out, qps, queries, releases_gil=True, count=None,
+           overwrite=False, log=print, experiment=None):
+    """A CaptureSession whose SUT is a pool named ``name``: ``servers[k]`` servers of the
+    harness ``hs[k]`` (built by the caller: the CLI builds harnesses, never this room).
 
     The caller runs tests with :func:`run_pool_test` and closes the session (a ``with``)."""
-    from .. import harnesses, routing
+    from .. import routing
     from ..capture import CaptureSession
     from ..capture._pool import PoolBackend, PoolSUT
 
-    fam = harnesses.get_family(family) if isinstance(family, str) else family
-    hs = [harnesses.get_harness(n) for n in fam.variants]
     # variants go by their harnesses' own names, as their profiles do
     backend = PoolBackend([h.name for h in hs], [h.backend for h in hs])
     # The first variant's harness lends its dataset, metric and output format: a family's
     # variants serve the same data with the same labels (harnesses/_registry.py: Family).
-    harness = dataclasses.replace(hs[0], name=f"pool:{fam.name}", model=f"pool-{fam.name}",
+    harness = dataclasses.replace(hs[0], name=f"pool:{name}", model=f"pool-{name}",
                                   backend=backend)
     runtimes = [h.runtime for h in hs]
 
     def factory(backend, dataset, **watch):
         return PoolSUT(backend, dataset, servers, routing.PoolState, runtimes=runtimes,
-                       releases_gil=[_RELEASES_GIL.get(fam.name) is not None] * len(hs), **watch)
+                       releases_gil=[bool(releases_gil)] * len(hs), **watch)
 
     overrides = {"server_target_qps": float(qps), "min_duration_ms": 0,
                  "min_query_count": int(queries), "max_query_count": int(queries)}
@@ -246,8 +242,11 @@ def measured_simulation(run, index, pool, policy, qps, harness, total):
 # -- one command --------------------------------------------------------------------------
 def route(*, family, servers, policies, accuracy_target, qps, out, profiles, tq_target=None,
           taus=None, simulate=False, queries=DEFAULT_QUERIES, seed=0, count=None,
-          overwrite=False, log=print, experiment=None):
-    """Run (or simulate) every policy under every target; write and return ``OUT/routing.json``."""
+          overwrite=False, log=print, experiment=None, build_harnesses=None):
+    """Run (or simulate) every policy under every target; write and return ``OUT/routing.json``.
+
+    ``family``: a ``harnesses.Family``; ``build_harnesses()``: its variants' harnesses, in its
+    order (called only for a real run, after every input is checked)."""
     from .. import routing
 
     plan = plan_route(family=family, servers=servers, policies=policies,
@@ -268,7 +267,10 @@ def route(*, family, servers, policies, accuracy_target, qps, out, profiles, tq_
                                        warmup=WARMUP)
                 results.append(_result(plan, target, sim.summary(plan.taus), None, None))
     else:
-        session, harness = deploy(plan.family, plan.pool.servers.tolist(), out=out, qps=plan.qps,
+        if build_harnesses is None:
+            raise UserError("a real pool run needs the variants' harnesses (or give --simulate)")
+        session, harness = deploy(plan.family.name, build_harnesses(), plan.pool.servers.tolist(),
+                                  out=out, qps=plan.qps,
                                   queries=queries, count=count, overwrite=overwrite, log=log,
                                   experiment=experiment)
         with session:
