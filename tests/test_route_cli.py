@@ -83,3 +83,21 @@ def test_a_newer_routing_json_is_refused(tmp_path):
     path.write_text("{not json")
     with pytest.raises(UserError, match="not a readable routing result"):
         workflow.load_routing(str(path))
+
+
+def test_report_and_show_draw_routing_runs(profiles, tmp_path):
+    dirs = []
+    for qps in ("100", "150"):
+        out = str(tmp_path / f"sim{qps}")
+        res = run_tailq(*_args(profiles, out, **{"--qps": qps, "--policy": "pop,jsq",
+                                                 "--queries": "2000"}), "--simulate")
+        assert res.returncode == 0, res.stderr
+        dirs.append(out)
+    html = str(tmp_path / "r.html")
+    res = run_tailq("report", *dirs, "--html", html)
+    assert res.returncode == 0, res.stderr
+    page = open(html, encoding="utf-8").read()
+    assert "<h2>Routing</h2>" in page and page.count("<tr>") == 1 + 4
+    figs = sorted(os.listdir(str(tmp_path / "r_files")))
+    assert figs == ["routing-latency-vs-load.png", "routing-variant-usage.png"]
+    assert all(os.path.getsize(str(tmp_path / "r_files" / f)) > 5000 for f in figs)

@@ -26,6 +26,8 @@ from scipy import stats
 from tailq_loadgen import harnesses, records, routing, workflow
 from tailq_loadgen.workflow import _route
 
+from conftest import run_tailq
+
 QPS, A_STAR, QUERIES, COUNT, SERVERS = 200.0, 0.75, 1200, 200, "2,1,1"
 POLICIES = ("rjiq", "jsq", "pop")
 Z = 5.0
@@ -128,6 +130,10 @@ def test_the_real_runs_routing_json(real):
         assert used and all(v["profile_mean_s"] > 0 for v in used)
     sel = run["pass"] == 0
     assert set(run["variant"][sel]) <= set(plan.pool.names)
+    shown = run_tailq("show", out)
+    assert shown.returncode == 0, shown.stderr
+    assert "routing:" in shown.stdout and "per-variant usage" in shown.stdout
+    assert all(f"  {name} " in shown.stdout for name in POLICIES)
 
 
 def test_latency_check_is_calibrated():

@@ -32,6 +32,6 @@ __all__ = ["format_audit", "run_audit", "check_reference", "compare_path",
            "profile_from_flags", "profile_variants", "planning_profiles", "routing_variant"]
 
 # issue 15: `tailq route` (the pool SUT under LoadGen's Server scenario, or simulated)
-from ._route import load_routing, plan_route, route  # noqa: E402
+from ._route import load_routing, plan_route, route, routing_lines, routing_of  # noqa: E402
 
-__all__ += ["load_routing", "plan_route", "route"]
+__all__ += ["load_routing", "plan_route", "route", "routing_lines", "routing_of"]

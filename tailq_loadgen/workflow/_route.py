@@ -396,3 +396,22 @@ def load_routing(path):
         raise UserError(f"{file}: routing format version {doc['version']} is newer than this "
                         f"tailq reads ({VERSION}); upgrade tailq")
     return doc
+
+
+def routing_of(run_dir):
+    """The routing.json of a `tailq route` run directory, or None for other runs."""
+    if not os.path.isfile(os.path.join(run_dir, ROUTING_FILE)):
+        return None
+    return load_routing(run_dir)
+
+
+def routing_lines(doc):
+    """`tailq show`'s routing section: the summary per policy and per-variant usage."""
+    lines = ["routing:"] + ["  " + line for line in summary_lines(doc)]
+    names = doc["variants"]
+    lines.append("  per-variant usage, realised (the LP's at this load):")
+    for r in doc["results"]:
+        usage = ", ".join(f"{n} {s:.3f} ({lp:.3f})" if lp is not None else f"{n} {s:.3f}"
+                          for n, s, lp in zip(names, r["shares"], r["lp_shares"]))
+        lines.append(f"    {r['policy']:<16} {r['target_text']}: {usage}")
+    return lines
