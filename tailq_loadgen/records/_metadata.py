@@ -450,4 +450,5 @@ declare("pool.variants", ListOf(MapOf(Scalar())),
         "releases_gil", required=True)
 declare("tests[].routing", Nullable(JSON()),
         "pool SUT: this test's policy (name, parameters and plan, its final state), target QPS, "
-        "decisions per variant, held jobs and the dispatcher's own time per decision")
+        "decisions per variant, held jobs, the dispatcher's own time per decision and the hand-off "
+        "(issue → service start of jobs that found their server idle)")
