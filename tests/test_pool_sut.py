@@ -7,7 +7,7 @@ import pytest
 
 from tailq_loadgen import records, routing
 from tailq_loadgen._errors import RunAborted
-from tailq_loadgen.capture import CaptureSession
+from tailq_loadgen.capture import CaptureSession, Experiment
 from tailq_loadgen.capture._pool import PoolBackend, PoolSUT
 from tailq_loadgen.harnesses import synthetic_family
 
@@ -63,7 +63,7 @@ class _BrokenPolicy:
         return {"policy": "broken"}
 
 
-def _session(tmp_path, backends, servers=(2, 1), qps=300, queries=QUERIES):
+def _session(tmp_path, backends, servers=(2, 1), qps=300, queries=QUERIES, experiment=None):
     hs = _harnesses()
     import dataclasses
     harness = dataclasses.replace(hs[0], name="pool:test", backend=PoolBackend(NAMES, backends))
@@ -74,7 +74,7 @@ def _session(tmp_path, backends, servers=(2, 1), qps=300, queries=QUERIES):
     return CaptureSession(harness, scenario="Server", out=str(tmp_path / "run"), sut_factory=factory,
                           overrides={"server_target_qps": qps, "min_duration_ms": 0,
                                      "min_query_count": queries, "max_query_count": queries},
-                          log=lambda *a: None)
+                          log=lambda *a: None, experiment=experiment)
 
 
 def _pool(servers=(2, 1)):
@@ -150,3 +150,45 @@ def test_set_policy_is_needed_for_every_test(tmp_path):
         s.run(["PerformanceOnly"])
         with pytest.raises(ValueError, match="set_policy"):
             s.run(["PerformanceOnly"])
+
+
+class _Hangs:
+    """A backend whose 30th call hangs for 3 s (the watchdog's timeout is 0.5 s)."""
+
+    def __init__(self, inner):
+        self.inner, self.calls = inner, 0
+
+    def load(self):
+        return self.inner.load()
+
+    def name(self):
+        return "hangs"
+
+    def version(self):
+        return "0"
+
+    def predict(self, inputs):
+        self.calls += 1
+        if self.calls == 30:
+            import time
+            time.sleep(3.0)
+        return self.inner.predict(inputs)
+
+
+def test_the_watchdog_ends_a_test_whose_server_hangs(tmp_path):
+    hs = _harnesses()
+    experiment = Experiment(watchdog_timeout_s=0.5, warmup_queries=0)
+    with pytest.raises(RunAborted, match="did not answer within 0.5 s"):
+        with _session(tmp_path, [_Hangs(hs[0].backend), hs[1].backend], servers=(1, 1), queries=300,
+                      experiment=experiment) as s:
+            s.sut.set_policy(routing.make_policy("fastest-idle", _pool((1, 1)),
+                                                 routing.Target(0.75)), 300)
+            s.run(["PerformanceOnly"])
+    run = records.load_run(str(tmp_path / "run"))
+    assert run.metadata["status"] == "aborted"
+    status = run["status"]
+    assert len(status) == 300 and np.unique(run["sample_seq"]).size == 300  # each once
+    # the hung job and those still waiting when the watchdog fired are completed as timed
+    # out; those a server took afterwards, as cancelled
+    assert (status == "ok").sum() >= 29 and (status == "timeout").sum() >= 1
+    assert set(status[status != "ok"]) <= {"timeout", "cancelled"}
