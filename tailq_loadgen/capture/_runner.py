@@ -101,8 +101,11 @@ class CaptureSession:
 
     def __init__(self, harness, *, scenario, out, first_mode=None, user_conf=None,
                  experiment=None, overrides=None, count=None, overwrite=False, log=print,
-                 mlperf_conf=None, audit_conf=None, progress=None):
+                 mlperf_conf=None, audit_conf=None, progress=None, sut_factory=None):
         self.experiment = experiment = experiment or Experiment()
+        # sut_factory(backend, dataset, **watchdog options) → a CaptureSUT of another kind
+        # (the pool SUT of _pool.py); None: the capture's own SUT for the scenario
+        self.sut_factory = sut_factory
         _guards.check_experiment(experiment)
         prefetch()  # the system description's slow part runs while the backend loads
         if scenario not in SCENARIOS:
@@ -198,13 +201,19 @@ class CaptureSession:
         get_sizes = getattr(dataset, "get_sizes", None)
         self.rundir.write_samples(np.asarray(get_sizes(), dtype=np.float64)[:total] if get_sizes
                                   else np.full(total, np.nan))
-        self.sut = CaptureSUT(backend, dataset, threaded=self.scenario == "Server",
-                              batch_size=self.batch, workers=experiment.server_workers,
-                              watchdog_timeout_s=experiment.watchdog_timeout_s,
-                              cancel_grace_s=experiment.cancel_grace_s, on_stuck=self._on_stuck,
-                              log=self.log, scenario=self.scenario,
-                              max_in_flight=experiment.max_in_flight)
+        watch = dict(watchdog_timeout_s=experiment.watchdog_timeout_s,
+                     cancel_grace_s=experiment.cancel_grace_s, on_stuck=self._on_stuck, log=self.log)
+        if self.sut_factory is not None:
+            self.sut = self.sut_factory(backend, dataset, **watch)
+        else:
+            self.sut = CaptureSUT(backend, dataset, threaded=self.scenario == "Server",
+                                  batch_size=self.batch, workers=experiment.server_workers,
+                                  scenario=self.scenario, max_in_flight=experiment.max_in_flight,
+                                  **watch)
         meta["dispatch"] = self.sut.dispatch_info()
+        pool_info = getattr(self.sut, "pool_info", None)  # a pool SUT (_pool.py) says what ran
+        if pool_info is not None:
+            meta["pool"] = pool_info()
         self.rundir.write_metadata()
         self.lg_sut = lg.ConstructFastSUT(self.sut.issue, self.sut.flush)
         self.lg_qsl = lg.ConstructQSL(total, perf_count, self.sut.load_samples,
@@ -454,6 +463,9 @@ def _finish_test(out, index, lg_dir, writer, trace, sut):
         info["server_statistics"] = sut.server_statistics
     if sut.load_error:
         info["load_error"] = sut.load_error
+    routing = getattr(sut, "test_record", None)  # a pool SUT: its policy and dispatch costs
+    if routing is not None:
+        info["routing"] = routing()
     return info
 
 

@@ -178,18 +178,7 @@ class CaptureSUT:
                 status, error = "error", _one_line(exc)
         if self._pending.pop(key, None) is None:
             return  # the watchdog completed these samples already
-        if arr is not None:
-            base = arr.__array_interface__["data"][0]
-            size = arr.nbytes // n if n else 0
-            responses = [lg.QuerySampleResponse(i, base + k * size, size) for k, i in enumerate(ids)]
-            outputs = arr
-        elif parts is not None:
-            responses = [lg.QuerySampleResponse(i, p.__array_interface__["data"][0], p.nbytes)
-                         for i, p in zip(ids, parts)]
-            outputs = parts
-        else:
-            responses = [lg.QuerySampleResponse(i, 0, 0) for i in ids]
-            outputs = None
+        responses, outputs = responses_for(ids, arr, parts)
         t_done = time.time_ns()
         lg.QuerySamplesComplete(responses)
         self._writer.add((n, qseq, key, indices[0] if n == 1 else indices, t_issue, t_done,
@@ -266,18 +255,7 @@ class CaptureSUT:
             timing = (server.get("queue_ns"), server.get("compute_ns"))
         if self._pending.pop(key, None) is None:
             return  # the watchdog completed these samples already
-        if arr is not None:
-            base = arr.__array_interface__["data"][0]
-            size = arr.nbytes // n if n else 0
-            responses = [lg.QuerySampleResponse(i, base + k * size, size) for k, i in enumerate(ids)]
-            outputs = arr
-        elif parts is not None:
-            responses = [lg.QuerySampleResponse(i, p.__array_interface__["data"][0], p.nbytes)
-                         for i, p in zip(ids, parts)]
-            outputs = parts
-        else:
-            responses = [lg.QuerySampleResponse(i, 0, 0) for i in ids]
-            outputs = None
+        responses, outputs = responses_for(ids, arr, parts)
         t_done = time.time_ns()
         lg.QuerySamplesComplete(responses)
         self._writer.add((n, qseq, key, indices[0] if n == 1 else indices, t_issue, t_done,
@@ -453,6 +431,20 @@ class CaptureSUT:
             self.cancel(f"interrupted by {signal.Signals(signum).name}", "cancelled")
         if self._in_predict:
             raise _Interrupted()
+
+
+def responses_for(ids, arr, parts):
+    """LoadGen's responses for one batch and the outputs they point into: ``arr`` (one row
+    per sample), ``parts`` (one array per sample) or neither (empty answers). The outputs
+    must stay referenced until ``QuerySamplesComplete`` has returned (loadgen-facts trap 4)."""
+    if arr is not None:
+        base = arr.__array_interface__["data"][0]
+        size = arr.nbytes // len(ids) if ids else 0
+        return [lg.QuerySampleResponse(i, base + k * size, size) for k, i in enumerate(ids)], arr
+    if parts is not None:
+        return [lg.QuerySampleResponse(i, p.__array_interface__["data"][0], p.nbytes)
+                for i, p in zip(ids, parts)], parts
+    return [lg.QuerySampleResponse(i, 0, 0) for i in ids], None
 
 
 def _statistics_delta(before, after):

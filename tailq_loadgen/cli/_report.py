@@ -13,8 +13,13 @@ def add_parser(sub):
 
 
 def main(args):
-    sections = [workflow.report_data(d) for d in args.run_dirs]
-    systems = workflow.systems_for_report(args.run_dirs)
-    path, pngs = report.write_report(sections, args.html, systems=systems)
+    # `tailq route` runs (and --simulate directories) get the routing section; other runs
+    # the analysed sections as before
+    routed = {d: workflow.routing_of(d) for d in args.run_dirs}
+    others = [d for d in args.run_dirs if routed[d] is None]
+    sections = [workflow.report_data(d) for d in others]
+    systems = workflow.systems_for_report(others) if others else None
+    routing = [doc for doc in routed.values() if doc is not None] or None
+    path, pngs = report.write_report(sections, args.html, systems=systems, routing=routing)
     where = os.path.dirname(pngs[0]) if pngs else "none"
     print(f"report: {path} (its {len(pngs)} figures also in {where})")

@@ -14,5 +14,10 @@ def add_parser(sub):
 
 def main(args):
     summary = workflow.summarize(args.run_dir)
+    routed = workflow.routing_of(args.run_dir)  # a `tailq route` run: its routing.json too
+    if routed is not None:
+        summary["routing"] = routed
     print(json.dumps(summary, indent=2) if args.json else report.format_summary(summary))
+    if routed is not None and not args.json:
+        print("\n".join(workflow.routing_lines(routed)))
 

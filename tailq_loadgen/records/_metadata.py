@@ -435,3 +435,20 @@ for _name, _type, _doc in (
         ("latency_source", Nullable(Str(choices=("loadgen_trace", "wrapper"))),
          "this test's latency source when it differs from the run's (FindPeakPerformance)")):
     declare(f"tests[].{_name}", _type, _doc, required=_name in ("pass", "mode", "complete"))
+
+# Pool SUTs (capture/_pool.py, `tailq route`, docs/routing.md): model variants on servers
+# behind a dispatcher that calls a routing policy; one LoadGen Server test per policy and load.
+declare("pool", Nullable(Record()), "pool SUT: model variants on servers behind a dispatcher "
+        "(tailq route); null for other runs")
+declare("pool.executor", Str(choices=("threads", "processes")),
+        "how the servers ran: a thread each (the runtime releases the GIL) or a process each",
+        required=True)
+declare("pool.executor_reason", _OPT_STR, "why that executor was chosen")
+declare("pool.servers", Int(1), "servers in all", required=True)
+declare("pool.variants", ListOf(MapOf(Scalar())),
+        "per variant, in server order: name, servers, first_server, backend, version, runtime, "
+        "releases_gil", required=True)
+declare("tests[].routing", Nullable(JSON()),
+        "pool SUT: this test's policy (name, parameters and plan, its final state), target QPS, "
+        "decisions per variant, held jobs, the dispatcher's own time per decision and the hand-off "
+        "(issue → service start of jobs that found their server idle)")

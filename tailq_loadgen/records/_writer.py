@@ -15,10 +15,13 @@ No record is lost on the way to disk:
 
 A chunk is one predict call's result:
 ``(n, query_seq, first_sample_seq, sample_index(es), issue_ns, complete_ns, compute_ns,
-status, error, outputs, server)`` where ``sample_index(es)`` is an int when ``n == 1`` and a sequence
+status, error, outputs, extra)`` where ``sample_index(es)`` is an int when ``n == 1`` and a sequence
 otherwise, and ``outputs`` is ``None`` (empty outputs), one array whose first axis has ``n``
-rows, or a list of ``n`` arrays (``n == 1``: the array of that one sample), and ``server``
-is None or ``(queue_ns, compute_ns)`` as a remote server reported them for the request.
+rows, or a list of ``n`` arrays (``n == 1``: the array of that one sample). ``extra`` is None
+or a tuple that fills, in order, the nullable columns of ``EXTRA_COLUMNS`` for every sample
+of the chunk: ``(queue_ns, compute_ns)`` as a remote server reported them, or
+``(None, None, variant, server, wait_ns, service_ns)`` from a pool SUT; a shorter tuple, or a
+None inside it, leaves those columns null.
 """
 
 import collections
@@ -35,6 +38,10 @@ from ._io import write_parquet_atomic
 from ._schema import SCHEMA, build_table
 
 _EMPTY = np.zeros(0, dtype=np.uint8)
+# The nullable columns a chunk's ``extra`` tuple fills, in its order, with their NumPy types.
+EXTRA_COLUMNS = (("server_queue_ns", np.int64), ("server_compute_ns", np.int64),
+                 ("variant", object), ("server", np.int32), ("wait_ns", np.int64),
+                 ("service_ns", np.int64))
 _DTYPE = operator.attrgetter("dtype")
 _KINDS = "biufcSU"  # dtypes whose bytes are the value (metadata records the dtype to decode them)
 
@@ -187,7 +194,7 @@ class PassWriter:
 
     def _to_table(self, items):
         (ns, qseq, seq0, idx, t_issue, t_done, compute, status, error, outputs,
-         server) = zip(*items)
+         extra) = zip(*items)
         rows = len(ns)
         counts = np.fromiter(ns, dtype=np.int64, count=rows)
         total = int(counts.sum())
@@ -222,7 +229,6 @@ class PassWriter:
             batch = np.repeat(counts.astype(np.int32), counts)
         issue_ns = per_row(t_issue, np.int64)
         complete_ns = per_row(t_done, np.int64)
-        queue_ns, server_compute_ns = _server_columns(server, counts, total)
         table = build_table(
             SCHEMA,
             **{"pass": np.full(total, self.pass_index, dtype=np.int32)},
@@ -232,7 +238,7 @@ class PassWriter:
             compute_ns=per_row(compute, np.int64), batch_size=batch,
             status=pa.array(status_rows, type=pa.string()),
             error=pa.array(error_rows, type=pa.string()), output=output_col,
-            server_queue_ns=queue_ns, server_compute_ns=server_compute_ns)
+            **_extra_columns(extra, counts, total))
         return table, status_counts
 
     def _outputs_array(self, outputs, counts):
@@ -282,18 +288,28 @@ def _one_line(exc):
     return (text[0] if text else type(exc).__name__)[:300]
 
 
-def _server_columns(server, counts, total):
-    """(server_queue_ns, server_compute_ns) per sample: nulls unless a server reported them."""
-    if server.count(None) == len(server):  # in-process backends: the common, cheap case
-        return pa.nulls(total, pa.int64()), pa.nulls(total, pa.int64())
-    cols = []
-    for k in range(2):
-        values = [None if s is None else s[k] for s in server]
+def _extra_columns(extra, counts, total):
+    """The ``EXTRA_COLUMNS`` the chunks' ``extra`` tuples fill, per sample; columns no chunk
+    fills are left out (``build_table`` makes them null)."""
+    if extra.count(None) == len(extra):  # plain in-process backends: the common, cheap case
+        return {}
+    width = max(len(e) for e in extra if e is not None)
+    repeat = total != len(extra)
+    out = {}
+    for k, (name, kind) in enumerate(EXTRA_COLUMNS[:width]):
+        values = [None if e is None or len(e) <= k else e[k] for e in extra]
+        if values.count(None) == len(values):
+            continue
+        if kind is object:  # text: repeated per sample, nulls kept
+            arr = np.asarray(values, dtype=object)
+            out[name] = pa.array(np.repeat(arr, counts) if repeat else arr, type=pa.string())
+            continue
         mask = np.fromiter((v is None for v in values), dtype=bool, count=len(values))
-        arr = np.fromiter((0 if v is None else v for v in values), dtype=np.int64,
-                          count=len(values))
-        cols.append(pa.array(np.repeat(arr, counts), mask=np.repeat(mask, counts)))
-    return cols
+        arr = np.fromiter((0 if v is None else v for v in values), dtype=kind, count=len(values))
+        if repeat:
+            arr, mask = np.repeat(arr, counts), np.repeat(mask, counts)
+        out[name] = pa.array(arr, mask=mask)
+    return out
 
 
 def _stack_uniform(outputs):

@@ -4,12 +4,13 @@ from ._summary import format_summary, summarize_run
 from ._systems import system_line
 
 
-def write_report(sections, html_path, systems=None):
+def write_report(sections, html_path, systems=None, routing=None):
     """Write the HTML report (imports matplotlib only when called); ``systems``: a
-    compare-systems document, drawn first as the systems-side-by-side section."""
+    compare-systems document, drawn first as the systems-side-by-side section; ``routing``:
+    the routing.json documents of `tailq route` runs."""
     from ._html import write_report as _write
 
-    return _write(sections, html_path, systems=systems)
+    return _write(sections, html_path, systems=systems, routing=routing)
 
 
 __all__ = ["format_summary", "summarize_run", "system_line", "write_report"]

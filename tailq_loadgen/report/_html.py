@@ -150,8 +150,9 @@ def _png(fig):
 _ROLE = {"estimate": "reduced estimate", "full": "full reference run"}
 
 
-def write_report(sections, html_path, systems=None):
-    """``sections``: report_data dicts; ``systems``: the systems comparison, or None.
+def write_report(sections, html_path, systems=None, routing=None):
+    """``sections``: report_data dicts; ``systems``: the systems comparison, or None;
+    ``routing``: routing.json documents of `tailq route` runs, or None.
     Writes the page and ``<stem>_files/<n>-<figure>.png``."""
     out_dir = os.path.dirname(os.path.abspath(html_path))
     stem = os.path.splitext(os.path.basename(html_path))[0]
@@ -166,6 +167,16 @@ def write_report(sections, html_path, systems=None):
         pngs.append(path)
         parts.append(systems_html(systems, _table) + '<img alt="systems overlay" '
                      f'src="data:image/png;base64,{base64.b64encode(data).decode()}">')
+    if routing:  # issue 15: routing runs, latency against load with the LP bound, usage
+        from ._routing import FIGURES as ROUTING_FIGURES, routing_html
+        parts.append(routing_html(routing, _esc, _table))
+        for name, draw in ROUTING_FIGURES:
+            data = _png(draw(routing))
+            path = os.path.join(fig_dir, f"{name}.png")
+            with open(path, "wb") as f:
+                f.write(data)
+            pngs.append(path)
+            parts.append(f'<img alt="{name}" src="data:image/png;base64,{base64.b64encode(data).decode()}">')
     for n, d in enumerate(sections):
         meta, a = d["meta"], d["analysis"]["analysis"]
         wf = d["analysis"].get("workflow") or {}

@@ -30,3 +30,8 @@ __all__ = ["format_audit", "run_audit", "check_reference", "compare_path",
            "Capacity", "DEFAULT_PROFILE_QUERIES", "Profile", "ProfileError", "capture_profile",
            "extract_profile", "format_profiles", "load_profile", "load_profiles", "profile_family",
            "profile_from_flags", "profile_variants", "planning_profiles", "routing_variant"]
+
+# issue 15: `tailq route` (the pool SUT under LoadGen's Server scenario, or simulated)
+from ._route import load_routing, plan_route, route, routing_lines, routing_of  # noqa: E402
+
+__all__ += ["load_routing", "plan_route", "route", "routing_lines", "routing_of"]

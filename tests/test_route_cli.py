@@ -1,0 +1,103 @@
+"""`tailq route`: bad input is one line and exit 2; --simulate writes a versioned routing.json
+that says when a policy misses its target."""
+
+import json
+import os
+
+import pytest
+
+from tailq_loadgen import workflow
+from tailq_loadgen._errors import UserError
+
+from conftest import run_tailq
+
+
+@pytest.fixture(scope="module")
+def profiles(tmp_path_factory):
+    out = str(tmp_path_factory.mktemp("route") / "profiles")
+    workflow.profile_family("synthetic", out=out, count=50, queries=100, log=lambda *a: None)
+    return out
+
+
+def _args(profiles, out, **change):
+    args = {"--harness": "synthetic", "--servers": "2,1,1", "--policy": "pop",
+            "--accuracy-target": "0.8", "--qps": "150", "--profiles": profiles, "--out": out,
+            "--queries": "20000"}
+    args.update(change)
+    flat = []
+    for k, v in args.items():
+        if v is not None:
+            flat += [k, v]
+    return ["route", *flat]
+
+
+@pytest.mark.parametrize("change, named", [
+    ({"--accuracy-target": "0.999"}, "above every variant's accuracy"),
+    ({"--qps": "100000"}, "arrival rate 100000/s"),
+    ({"--policy": "fastest"}, "unknown policy 'fastest'"),
+    ({"--policy": "single:nope"}, "no variant 'nope'"),
+    ({"--harness": "nosuch"}, "--harness 'nosuch': unknown"),
+    ({"--servers": "1,1"}, "--servers '1,1': 2 counts for the 3 variants"),
+    ({"--servers": "2,x,1"}, "--servers '2,x,1'"),
+    ({"--profiles": "/nonexistent/profiles"}, "/nonexistent/profiles"),
+    ({"--tq-target": "0.9@fast"}, "tail-quality target '0.9@fast'"),
+    ({"--queries": "10"}, "--queries 10"),
+])
+def test_bad_input_is_one_line_and_exit_2(profiles, tmp_path, change, named):
+    out = str(tmp_path / "r")
+    res = run_tailq(*_args(profiles, out, **change), "--simulate")
+    assert res.returncode == 2, res.stderr
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("tailq: error:"), res.stderr
+    assert named in lines[0]
+    assert not os.path.exists(os.path.join(out, "routing.json"))
+
+
+def test_simulate_writes_routing_json_and_says_who_misses(profiles, tmp_path):
+    out = str(tmp_path / "sim")
+    res = run_tailq(*_args(profiles, out, **{"--policy": "pop,rjiq", "--tq-target": "0.6@10ms"}),
+                    "--policy", "single:synth-exp-2ms", "--simulate", "--tau", "5ms")
+    assert res.returncode == 0, res.stderr
+    doc = workflow.load_routing(out)
+    assert doc["format"] == "tailq-routing" and doc["version"] == 1 and doc["mode"] == "simulate"
+    assert [r["policy"] for r in doc["results"]] == ["pop", "rjiq", "single:synth-exp-2ms"] * 2
+    for r in doc["results"]:
+        assert r["lp_bound"]["mean_latency"] > 0 and len(r["lp_shares"]) == 3
+        assert set(r["tail_quality"]) == {"0.005", "0.01"}
+        assert r["mean_sojourn"] > 0 and r["p99_sojourn"] >= r["mean_sojourn"]
+    acc = [r for r in doc["results"] if r["target"]["kind"] == "accuracy"]
+    assert acc[0]["meets_target"] and acc[1]["meets_target"]
+    # the fastest variant alone (accuracy 0.76 on these 50 samples) cannot keep a* = 0.8: said in both places
+    assert not acc[2]["meets_target"]
+    assert "single:synth-exp-2ms (accuracy target 0.8)" in doc["misses"]
+    assert "warning: policy single:synth-exp-2ms (accuracy target 0.8) missed its target" in res.stdout + res.stderr
+    again = run_tailq(*_args(profiles, out), "--simulate")  # never overwritten unasked
+    assert again.returncode == 2 and "--overwrite" in again.stderr
+
+
+def test_a_newer_routing_json_is_refused(tmp_path):
+    path = tmp_path / "routing.json"
+    path.write_text(json.dumps({"format": "tailq-routing", "version": 99}))
+    with pytest.raises(UserError, match="version 99 is newer"):
+        workflow.load_routing(str(tmp_path))
+    path.write_text("{not json")
+    with pytest.raises(UserError, match="not a readable routing result"):
+        workflow.load_routing(str(path))
+
+
+def test_report_and_show_draw_routing_runs(profiles, tmp_path):
+    dirs = []
+    for qps in ("100", "150"):
+        out = str(tmp_path / f"sim{qps}")
+        res = run_tailq(*_args(profiles, out, **{"--qps": qps, "--policy": "pop,jsq",
+                                                 "--queries": "2000"}), "--simulate")
+        assert res.returncode == 0, res.stderr
+        dirs.append(out)
+    html = str(tmp_path / "r.html")
+    res = run_tailq("report", *dirs, "--html", html)
+    assert res.returncode == 0, res.stderr
+    page = open(html, encoding="utf-8").read()
+    assert "<h2>Routing</h2>" in page and page.count("<tr>") == 1 + 4
+    figs = sorted(os.listdir(str(tmp_path / "r_files")))
+    assert figs == ["routing-latency-vs-load.png", "routing-variant-usage.png"]
+    assert all(os.path.getsize(str(tmp_path / "r_files" / f)) > 5000 for f in figs)
