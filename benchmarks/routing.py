@@ -388,13 +388,14 @@ B_FRACTIONS = (0.1, 0.3, 0.6)
 
 
 def _digits_profiles(path, log):
-    from tailq_loadgen import workflow
+    from tailq_loadgen import harnesses, workflow
 
     if path and os.path.isdir(path):
         return path
     path = path or os.path.join(tempfile.mkdtemp(prefix="tailq-routing-"), "profiles")
     log(f"profiling the digits family into {path} (batch 1, 1,000 queries each)")
-    workflow.profile_family("digits", out=path, queries=1000, resume=True, log=lambda *a: None)
+    workflow.profile_family("digits", catalog=harnesses, out=path, queries=1000, resume=True,
+                            log=lambda *a: None)
     return path
 
 

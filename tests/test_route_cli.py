@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from tailq_loadgen import workflow
+from tailq_loadgen import harnesses, workflow
 from tailq_loadgen._errors import UserError
 
 from conftest import run_tailq
@@ -15,7 +15,8 @@ from conftest import run_tailq
 @pytest.fixture(scope="module")
 def profiles(tmp_path_factory):
     out = str(tmp_path_factory.mktemp("route") / "profiles")
-    workflow.profile_family("synthetic", out=out, count=50, queries=100, log=lambda *a: None)
+    workflow.profile_family("synthetic", catalog=harnesses, out=out, count=50, queries=100,
+                            log=lambda *a: None)
     return out
 
 

@@ -38,7 +38,8 @@ SIM_JOBS = 40000
 def real(tmp_path_factory):
     base = tmp_path_factory.mktemp("route-loadgen")
     profiles = str(base / "profiles")
-    workflow.profile_family("synthetic", out=profiles, count=COUNT, queries=500, log=lambda *a: None)
+    workflow.profile_family("synthetic", catalog=harnesses, out=profiles, count=COUNT, queries=500,
+                            log=lambda *a: None)
     out = str(base / "run")
     fam = harnesses.get_family("synthetic")
     doc = workflow.route(family=fam, build_harnesses=lambda: [harnesses.get_harness(n) for n in fam.variants],
