@@ -1,6 +1,6 @@
 """``tailq estimate``: real passes in rounds until the prediction converges (spec §5)."""
 
-from .. import workflow
+from .. import tailquality, workflow
 from ._common import add_analysis_args, add_capture_args, capture_options, harness_from_args
 
 
@@ -13,7 +13,7 @@ def add_parser(sub):
     p.add_argument("--round", type=int, default=1, help="real passes per round")
     p.add_argument("--max-passes", type=int, default=60)
     p.add_argument("--max-time", type=float, default=None, help="seconds")
-    p.add_argument("--model", default="pooled", choices=("pooled", "pooled-robust", "plain-kde"),
+    p.add_argument("--model", default=tailquality.DEFAULT_MODEL, choices=tuple(tailquality.MODELS),
                    help="per-sample latency model (docs/analysis.md)")
     p.set_defaults(func=main)
 

@@ -9,7 +9,8 @@ from ._inputs import pass_matrix
 from ._metric import metrics_for_run
 
 
-def analyze_run(run_dir, *, thresholds="p90,p95,p99", mc=2000, seed=0, model="pooled",
+def analyze_run(run_dir, *, thresholds="p90,p95,p99", mc=2000, seed=0,
+                model=tailquality.DEFAULT_MODEL,
                 run_level=True, window=5, tau=0.05, bin_width=tailquality.DEFAULT_BIN_WIDTH,
                 percentile_rule="linear", full_run_passes=None, progress=None, write=True,
                 tracker=None, harness=None, extra=None):
@@ -81,6 +82,25 @@ def format_analysis(analysis, metric_name=None):
     status = ("converged" if analysis.converged else "not converged")
     lines.append(f"convergence: {status} (rJSD ≤ τ={analysis.tau} over a window of "
                  f"{analysis.window} at every threshold)")
+    lines += format_self_checks(analysis.self_checks)
     for w in analysis.warnings:
         lines.append(f"warning: {w}")
     return "\n".join(lines)
+
+
+def format_self_checks(checks):
+    """One verdict line per self-check, then the in-sample z-scores per threshold."""
+    if not checks:
+        return []
+    lines = ["self-checks:"] + [f"  {c['verdict']}" for c in checks.values()]
+    rows = (checks.get("in_sample") or {}).get("rows") or []
+    if rows:
+        lines.append(f"  {'θ':>6} | {'late share obs/pred':>20} {'z':>5} | {'mean TQ obs/pred':>16} "
+                     f"{'z':>5} | {'SD obs/pred':>15} {'z':>5}")
+        for r in rows:
+            lines.append(
+                f"  {r['label']:>6} | {r['late_share_observed'] * 100:>9.2f}%/{r['late_share_predicted'] * 100:.2f}% "
+                f"{r['z_late_share']:>+5.1f} | {r['tq_mean_observed']:.4f}/{r['tq_mean_predicted']:.4f} "
+                f"{r['z_tq_mean']:>+5.1f} | {r['tq_sd_observed']:.4f}/{r['tq_sd_predicted']:.4f} "
+                f"{r['z_tq_sd']:>+5.1f}")
+    return lines

@@ -32,8 +32,10 @@ def report_data(run_dir, grid_points=60, example_samples=3, draws=4000):
     key = sizes if varied else mean_lat
     order = np.argsort(key)
     picks = [int(order[int(q * (len(order) - 1))]) for q in np.linspace(0.1, 0.9, example_samples)]
-    model = tailquality.fit_pooled(m.latency, m.ok, sizes if varied else None)
-    sim = model.sample(draws, np.random.default_rng(0))
+    name = (analysis.get("inputs") or {}).get("model", tailquality.DEFAULT_MODEL)
+    model = tailquality.MODELS.get(name, tailquality.MODELS[tailquality.DEFAULT_MODEL])(
+        m.latency, m.ok, sizes if varied else None)
+    sim = model.sample(draws, 0)
     examples = [{"sample": i, "size": float(sizes[i]) if np.isfinite(sizes[i]) else None,
                  "observed_ns": m.latency[i][m.ok[i]], "model_ns": sim[i][np.isfinite(sim[i])]}
                 for i in picks]
