@@ -53,16 +53,19 @@ class TrueModel:
                  else np.full(r, self.stall_rate))
         out = np.zeros((n, r))
         lo, hi = np.log(self.stall_ns[0]), np.log(self.stall_ns[1])
+        if self.burst <= 1:  # independent stalls: one draw per cell
+            hit = rng.random((n, r)) < rates[None, :]
+            out[hit] = np.exp(rng.uniform(lo, hi, int(hit.sum())))
+            return out
         for j in range(r):
             events = rng.poisson(rates[j] * n / self.burst)
             if not events:
                 continue
             order = rng.permutation(n)                     # this pass's issue order
             starts = rng.integers(0, n, events)
-            lengths = rng.geometric(1 / self.burst, events) if self.burst > 1 else np.ones(events, int)
-            for s, length in zip(starts, lengths):
-                hit = order[s:s + length]
-                out[hit, j] = np.exp(rng.uniform(lo, hi, hit.size))
+            lengths = rng.geometric(1 / self.burst, events)
+            hit = np.concatenate([order[s:s + length] for s, length in zip(starts, lengths)])
+            out[hit, j] = np.exp(rng.uniform(lo, hi, hit.size))
         return out
 
     def passes(self, r, rng):
@@ -115,12 +118,12 @@ class TrueLaw:
         self.has_stalls = False
 
     def run_state(self, u):
-        # the pass's own seed, from its run-level uniform: one true pass per synthetic pass
-        return {"seeds": (u[:, 0] * 2 ** 62).astype(np.int64)}
+        # one seed per chunk of synthetic passes, from its first run-level uniform: the
+        # chunk's passes are fresh passes of the true process
+        return {"seed": int(u[0, 0] * 2 ** 62), "passes": u.shape[0]}
 
     def draw_log_latency(self, r0, r1, state, u_body, u_stall=None):
-        cols = [np.log(self.process.passes(1, int(s))[r0:r1, 0]) for s in state["seeds"]]
-        return np.column_stack(cols)
+        return np.log(self.process.passes(state["passes"], state["seed"])[r0:r1])
 
     def shift_standard_error(self):
         return 0.0

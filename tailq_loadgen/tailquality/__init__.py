@@ -7,7 +7,7 @@ with ``as_dict()``.
 
 from ._analysis import (Analysis, ConvergenceStep, ConvergenceTracker, ThresholdResult, analyze,
                         check_options, histogram_dict, predict_tq)
-from ._comparison import (FLOOR_DRAWS, fresh_floor, jsd_check, mean_check, min_interval_ranks, split_half,
+from ._comparison import (FLOOR_DRAWS, compare_prediction, fresh_floor, jsd_check, mean_check, min_interval_ranks, split_half,
                           worst_case_interval)
 from ._drift import DriftCheck, drift_check
 from ._early_stopping import EarlyStopping, early_stopping, min_passing
@@ -25,19 +25,19 @@ from ._selfcheck import holdout, in_sample
 from ._summary import TQStats, expected_min_of, tq_stats
 from ._thresholds import (Threshold, ThresholdError, parse_threshold, parse_thresholds,
                           resolve_thresholds)
-from ._uncertainty import mean_standard_error
+from ._uncertainty import mean_standard_error, standard_error_df
 
 __all__ = [
     "Analysis", "ConvergenceStep", "ConvergenceTracker", "DEFAULT_BIN_WIDTH", "DEFAULT_MODEL",
     "DriftCheck", "EarlyStopping", "FLOOR_DRAWS", "LOADGEN_CONVENTION", "LogLatencyModel", "MODELS",
     "PACKAGE_CONVENTION", "PlainKDEModel", "Prediction", "TQStats", "Threshold",
-    "ThresholdError", "ThresholdResult", "analyze", "check_options", "conditional_histogram",
+    "ThresholdError", "ThresholdResult", "analyze", "check_options", "compare_prediction", "conditional_histogram",
     "drift_check", "early_stopping", "expected_min_of", "fit_plain_kde", "fit_pooled",
     "fit_pooled_robust", "fit_stall_mixture", "fresh_floor", "histogram", "histogram_dict",
     "holdout", "in_sample", "is_additive", "jsd", "jsd_check", "jsd_from_probs",
     "loadgen_percentile", "mean_check", "mean_standard_error", "min_interval_ranks",
     "min_passing", "mlperf_query_count", "no_limit_quality", "observed_tq", "parse_threshold",
     "parse_thresholds", "percentile", "predict", "predict_tq", "resolve_thresholds", "rjsd",
-    "rjsd_public_code", "silverman_bandwidth", "size_groups", "split_half", "tq_stats",
+    "rjsd_public_code", "silverman_bandwidth", "size_groups", "split_half", "standard_error_df", "tq_stats",
     "validity", "worst_case_interval",
 ]

@@ -16,10 +16,10 @@ import math
 
 import numpy as np
 
-from ._comparison import FLOOR_DRAWS, MEAN_Z, fresh_floor, jsd_check, mean_check
+from ._comparison import FLOOR_DRAWS, fresh_floor, jsd_check, mean_check
 from ._observed import observed_tq
 from ._predict import predict
-from ._uncertainty import mean_standard_error
+from ._uncertainty import mean_standard_error, standard_error_df
 
 Z_LIMIT = 2.0
 CHECK_PASSES = 1000
@@ -126,22 +126,22 @@ def holdout(fit, latency, ok, metric, observed_metric, thetas, labels, seed, *, 
     if isinstance(om, (list, tuple)):
         om = [om[j] for j in odd]
     obs = observed_tq(latency[:, odd], ok[:, odd], om, thetas)
-    floors = fresh_floor(model, metric, thetas, pred, odd.size, seed, draws=floor_draws,
-                         bin_width=bin_width)
     se = mean_standard_error(fit, latency[:, even], ok[:, even], metric, thetas, seed, model=model)
+    floors = fresh_floor(model, metric, thetas, pred, odd.size, seed, draws=floor_draws,
+                         bin_width=bin_width, offset_sd=se)
     rows = []
     for t, label in enumerate(labels):
         row = {"label": label, "theta_ns": float(thetas[t]), "fit_passes": int(even.size),
                "predicted_passes": int(odd.size)}
         row.update(jsd_check(pred[t], obs[t], floors[t], tau, bin_width))
-        row.update(mean_check(obs[t], pred[t], float(se[t])))
+        row.update(mean_check(obs[t], pred[t], float(se[t]), standard_error_df(even.size)))
         row["ok"] = row["match"] != "no" and row["mean_within"]
         rows.append(row)
     out = _verdict("hold-out", rows, lambda r: f"{r['label']}: hold-out fails — " + "; ".join(
         ([f"JSD {r['jsd']:.3f} to the odd passes is above its noise floor "
           f"(p95 {r['noise_floor_p95']:.3f}) and τ"] if r["match"] == "no" else [])
         + ([f"odd passes' mean TQ differs from the even-pass prediction by "
-            f"{r['mean_z']:+.1f} SE (> {MEAN_Z:.2f})"] if not r["mean_within"] else [])))
+            f"{r['mean_z']:+.1f} SE (bound ±{r['mean_bound']:.2f})"] if not r["mean_within"] else [])))
     out["ran"] = True
     return out
 

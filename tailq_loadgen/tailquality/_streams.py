@@ -27,7 +27,7 @@ RUN_WIDTH = 8         # run-level uniforms drawn per pass (the first run_dims ar
 # families
 PREDICT, COMPARE, FLOOR = 0, 1, 2
 # purposes
-BODY, STALL, FAIL, RUN = 1, 2, 3, 4
+BODY, STALL, FAIL, RUN, OFFSET = 1, 2, 3, 4, 5
 _PASS_ROW = 2 ** 32 - 1  # the row key of per-pass streams (no sample block has it)
 
 

@@ -25,6 +25,12 @@ def _predicted_mean(model, metric, thetas, seed, passes):
     return (p.cond_mean if p.cond_mean is not None else p.values).mean(axis=1)
 
 
+def standard_error_df(k, groups=JACKKNIFE_GROUPS):
+    """Degrees of freedom of ``mean_standard_error`` at k passes: g − 1 for the grouped
+    jackknife, k − 1 for the small-k fallback (the shift's SE)."""
+    return (min(k, groups) - 1) if k >= 4 else max(k - 1, 1)
+
+
 def mean_standard_error(fit, latency, ok, metric, thetas, seed, *, groups=JACKKNIFE_GROUPS,
                         passes=JACKKNIFE_PASSES, model=None):
     """(T,) standard error of the predicted mean TQ. ``fit(latency, ok)`` refits the model;

@@ -96,10 +96,10 @@ def compare_runs(est_dir, full_dir, *, force=False, thresholds=None, mc=None, se
     est_se = tailquality.mean_standard_error(fit, m_est.latency, m_est.ok, synth, thetas, seed,
                                              model=model)
     observed = tailquality.observed_tq(m_full.latency, m_full.ok, full_metric, thetas)
-    r_full = m_full.n_passes
-    floors = tailquality.fresh_floor(model, synth, thetas, predicted, r_full, seed,
-                                     draws=noise_draws, bin_width=bin_width, split=True)
-    worst = tailquality.worst_case_interval(model, synth, thetas, r_full, seed, m=mc, level=level)
+    checks = tailquality.compare_prediction(model, synth, thetas, observed, seed, predicted=predicted,
+                                            est_se=est_se, tau=tau, bin_width=bin_width,
+                                            est_df=tailquality.standard_error_df(m_est.n_passes),
+                                            level=level, floor_draws=noise_draws)
     est_inf = m_est.n_samples * m_est.n_passes
     full_inf = m_full.n_samples * m_full.n_passes
     perf_samples = sum(int(np.sum(full["pass"] == t["pass"])) for t in full.metadata["tests"]
@@ -113,13 +113,7 @@ def compare_runs(est_dir, full_dir, *, force=False, thresholds=None, mc=None, se
                "ratio": (full_inf + perf_samples) / est_inf,
                "predicted": p.as_dict(), "observed": o.as_dict(),
                "predicted_mean_se": float(est_se[t])}
-        row.update(tailquality.jsd_check(predicted[t], observed[t], floors[t], tau, bin_width))
-        row.update(tailquality.mean_check(observed[t], predicted[t], float(est_se[t])))
-        w = worst[t]
-        row.update({"worst_interval": [w["low"], w["high"]], "worst_level": w["level"],
-                    "worst_draws": w["draws"],
-                    "worst_inside": bool(w["low"] <= o.min <= w["high"])})
-        row.update(tailquality.split_half(observed[t], floors[t], tau, bin_width))
+        row.update(checks[t])
         row["predicted_histogram"] = tailquality.histogram_dict(predicted[t], bin_width)
         row["observed_histogram"] = tailquality.histogram_dict(observed[t], bin_width)
         rows.append(row)
@@ -151,8 +145,9 @@ def compare_runs(est_dir, full_dir, *, force=False, thresholds=None, mc=None, se
                    "worst": f"observed minimum inside the {level:.0%} prediction interval for the "
                             "minimum of that many passes (order statistics of ≥ 40× as many "
                             "fresh synthetic passes; ties count as inside)",
-                   "mean": "|observed − predicted mean| ≤ 1.96 × the combined standard error "
-                           "(estimate's own, full run's SD/√R, Monte Carlo)",
+                   "mean": "|observed − predicted mean| within the two-sided 95% Student-t bound "
+                           "(Welch–Satterthwaite df) of the combined standard error (estimate's "
+                           "own, full run's SD/√R, Monte Carlo)",
                    "reference": "JSD between the full run's even and odd passes ≤ τ or ≤ the p95 "
                                 "of the same split of fresh passes"},
         "passes": {"estimate": m_est.n_passes, "full": m_full.n_passes},
@@ -248,7 +243,8 @@ def format_compare(doc):
     first = doc["thresholds"][0] if doc["thresholds"] else None
     if first:
         lines.append(f"worst interval: {first['worst_level']:.1%} prediction interval for the minimum "
-                     f"of {doc['passes']['full']} passes; Δmean/SE: within ±1.96 passes; ref split: "
+                     f"of {doc['passes']['full']} passes; Δmean/SE: passes within its t bound (±{first['mean_bound']:.2f} "
+                     "here); ref split: "
                      "JSD between the full run's even and odd passes")
     for name, c in doc.get("estimate_self_checks", {}).items():
         lines.append(f"estimate's self-check, {c['verdict']}")
