@@ -5,6 +5,7 @@ import html
 import io
 import os
 
+from ._checks import checks_html, compare_checks_html
 from ._plots import FIGURES
 
 _CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}
@@ -91,9 +92,10 @@ def write_report(sections, html_path):
             + "</p>")
         for w in a.get("warnings", []):
             parts.append(f"<p class=warn>warning: {html.escape(w)}</p>")
-        parts.append(_analysis_table(a))
+        parts.append(_analysis_table(a) + checks_html(a))
         if d["compare"] is not None:
-            parts.append("<h3>Reduced estimate against the full run</h3>" + _compare_table(d["compare"]))
+            parts.append("<h3>Reduced estimate against the full run</h3>" + _compare_table(d["compare"])
+                         + compare_checks_html(d["compare"]))
         for name, draw in FIGURES:
             if name == "latency_vs_size" and d["sizes"] is None and n > 0:
                 continue

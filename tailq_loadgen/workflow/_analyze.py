@@ -6,6 +6,7 @@ from .. import records, tailquality
 from .._errors import UserError
 from .._version import __version__
 from ._inputs import pass_matrix
+from ..report._checks import check_lines
 from ._metric import metrics_for_run
 
 
@@ -82,25 +83,7 @@ def format_analysis(analysis, metric_name=None):
     status = ("converged" if analysis.converged else "not converged")
     lines.append(f"convergence: {status} (rJSD ≤ τ={analysis.tau} over a window of "
                  f"{analysis.window} at every threshold)")
-    lines += format_self_checks(analysis.self_checks)
+    lines += check_lines({"self_checks": analysis.self_checks})
     for w in analysis.warnings:
         lines.append(f"warning: {w}")
     return "\n".join(lines)
-
-
-def format_self_checks(checks):
-    """One verdict line per self-check, then the in-sample z-scores per threshold."""
-    if not checks:
-        return []
-    lines = ["self-checks:"] + [f"  {c['verdict']}" for c in checks.values()]
-    rows = (checks.get("in_sample") or {}).get("rows") or []
-    if rows:
-        lines.append(f"  {'θ':>6} | {'late share obs/pred':>20} {'z':>5} | {'mean TQ obs/pred':>16} "
-                     f"{'z':>5} | {'SD obs/pred':>15} {'z':>5}")
-        for r in rows:
-            lines.append(
-                f"  {r['label']:>6} | {r['late_share_observed'] * 100:>9.2f}%/{r['late_share_predicted'] * 100:.2f}% "
-                f"{r['z_late_share']:>+5.1f} | {r['tq_mean_observed']:.4f}/{r['tq_mean_predicted']:.4f} "
-                f"{r['z_tq_mean']:>+5.1f} | {r['tq_sd_observed']:.4f}/{r['tq_sd_predicted']:.4f} "
-                f"{r['z_tq_sd']:>+5.1f}")
-    return lines

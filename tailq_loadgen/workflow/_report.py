@@ -6,6 +6,7 @@ import numpy as np
 
 from .. import records, tailquality
 from .._errors import UserError
+from ._compare import COMPARE_FORMAT, COMPARE_SCHEMA_VERSION
 from ._inputs import pass_matrix
 from ._metric import metrics_for_run
 
@@ -42,7 +43,7 @@ def report_data(run_dir, grid_points=60, example_samples=3, draws=4000):
     compare = None
     path = os.path.join(run_dir, "compare.json")
     if os.path.exists(path):
-        compare = records.read_result(path, "tailq-compare", 1)
+        compare = records.read_result(path, COMPARE_FORMAT, COMPARE_SCHEMA_VERSION)
     return {"run_dir": run_dir, "meta": dict(run.metadata), "analysis": analysis,
             "grid_ns": grid, "tq": tq, "tq_inf": float(np.mean(tailquality.no_limit_quality(m.ok, synth))),
             "marks_ns": marks, "examples": examples, "sizes": sizes if varied else None,
