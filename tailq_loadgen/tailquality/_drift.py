@@ -9,18 +9,20 @@ Two per-pass series are watched:
   its tail: on a 2-vCPU VM the digits harness kept its median within 2% while its share of
   stalls went from 1.4% to 4% of samples.
 
-Each series gets two rank tests, both exact under exchangeable passes whatever the law of a
-pass — so stationary passes that are merely bursty (one pass stalls far more than the next,
-independently) raise no alarm, and overdispersion needs no model:
+Rank tests, exact under exchangeable passes whatever the law of a pass — so stationary
+passes that are merely bursty (one pass stalls far more than the next, independently) raise
+no alarm, and overdispersion needs no model:
 
 * Bartels' rank version of von Neumann's ratio, RVN = Σ(R_i − R_{i+1})² / Σ(R_i − R̄)²
-  (one-sided, small RVN): neighbouring passes more alike than chance — a random walk, a slow
-  wander or a step — which a trend test barely sees;
-* Spearman's ρ against pass order (two-sided): a steady trend.
+  (one-sided, small RVN), on both series: neighbouring passes more alike than chance — a
+  random walk, a slow wander, a step or a steady trend;
+* Spearman's ρ against pass order (two-sided) on the stall share, where a steady trend in a
+  noisy share is found sooner by ρ than by RVN. (The shift's ρ is reported, not tested: a
+  trend in the shift is what RVN sees best.)
 
 p-values come from 20,000 permutations of the series drawn with a fixed seed (deterministic;
 exact-in-law at any number of passes). Drift is flagged when a test is significant at
-``alpha`` (1%, Bonferroni over the four) *and* the change is material: block means of the
+``alpha`` (1%, Bonferroni over the three) *and* the change is material: block means of the
 shift that differ by ≥ ``min_shift`` (relative latency) or of the stall share by ≥
 ``min_stall`` (absolute) and ≥ half the mean share. Power and false-alarm rate from
 simulation: docs/analysis.md.
@@ -111,8 +113,8 @@ def pass_series(latency, ok):
     return shift, share
 
 
-def drift_check(latency, ok, alpha=0.01, min_shift=0.01, min_stall=0.005):
-    """Rank tests of the per-pass shift and stall share against pass order (module doc)."""
+def drift_check(latency, ok, alpha=0.01, min_shift=0.005, min_stall=0.005):
+    """Rank tests of the per-pass shift and stall share against pass order (module docstring)."""
     r = np.asarray(latency).shape[1]
     if r < 4:
         return DriftCheck(r, float("nan"), float("nan"), float("nan"), False,
@@ -121,7 +123,7 @@ def drift_check(latency, ok, alpha=0.01, min_shift=0.01, min_stall=0.005):
     perms = np.argsort(np.random.default_rng(_PERM_SEED).random((PERMUTATIONS, r)), axis=1)
     s_rvn, s_p_rvn, s_rho, s_p_rho = _perm_tests(shift, perms)
     f_rvn, f_p_rvn, f_rho, f_p_rho = _perm_tests(share, perms)
-    each = alpha / 4
+    each = alpha / 3
     blocks = _blocks(r)
     shift_means = tuple(round(float(np.expm1(shift[b].mean())), 5) for b in blocks)
     stall_means = tuple(round(float(share[b].mean()), 5) for b in blocks)
@@ -130,7 +132,7 @@ def drift_check(latency, ok, alpha=0.01, min_shift=0.01, min_stall=0.005):
     stall_change = float(np.ptp(stall_means)) if len(blocks) > 1 else abs(float(share[-1] - share[0]))
     slope = float(np.expm1(np.polyfit(np.arange(r), shift, 1)[0]))
     reasons = []
-    if min(s_p_rvn, s_p_rho) < each and np.expm1(shift_change) >= min_shift:
+    if s_p_rvn < each and np.expm1(shift_change) >= min_shift:
         how = ("drifts " + f"{slope * 100:+.2f}% per pass" if s_p_rho < each
                else "wanders from pass to pass (neighbouring passes alike)")
         reasons.append(f"latency {how}: blocks of passes at "
