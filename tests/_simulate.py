@@ -117,7 +117,7 @@ class TrueLaw:
         self.run_dims = 1
         self.has_stalls = False
 
-    def run_state(self, u):
+    def run_state(self, u, u_group=None):
         # one seed per chunk of synthetic passes, from its first run-level uniform: the
         # chunk's passes are fresh passes of the true process
         return {"seed": int(u[0, 0] * 2 ** 62), "passes": u.shape[0]}

@@ -11,22 +11,33 @@ from tailq_loadgen.metrics import Accuracy
 from tailq_loadgen.workflow._compare import failed_conditions, parse_conditions
 
 
-def test_interval_for_the_minimum_has_its_stated_tails():
-    # distribution-free: for iid continuous draws, P(min of R < X_(lo)) is exactly the tail
-    m, r = 400, 10
-    lo, hi, below, above = tq.min_interval_ranks(m, r, 0.95)
-    assert below <= 0.025 and above <= 0.025 and lo >= 1 and hi > lo
+def test_interval_for_the_minimum_has_its_stated_level():
+    # exchangeable minima: a new one falls outside [m_(j), m_(G+1−j)] with probability 2j/(G+1)
+    w = tq.min_interval(np.arange(200.0))
+    assert w["ranks"] == [5, 196] and w["level"] == pytest.approx(1 - 10 / 201)
+    assert (w["low"], w["high"]) == (4.0, 195.0)
     rng = np.random.default_rng(0)
     trials = 20000
-    synth = np.sort(rng.random((trials, m)), axis=1)
-    mins = rng.random((trials, r)).min(axis=1)
-    got_below = np.mean(mins < synth[:, lo - 1])
-    got_above = np.mean(mins > synth[:, hi - 1])
-    for got, want in ((got_below, below), (got_above, above)):
-        assert abs(got - want) < 4.5 * np.sqrt(want * (1 - want) / trials), (got, want)
-    # 40 × R synthetic passes are enough for a two-sided 95% interval
-    lo, hi, below, above = tq.min_interval_ranks(40 * 376, 376)
-    assert lo == 1 and 1 - below - above >= 0.95
+    fresh = rng.random((trials, 200, 10)).min(axis=2)
+    new = rng.random((trials, 10)).min(axis=1)
+    srt = np.sort(fresh, axis=1)
+    outside = np.mean((new < srt[:, 4]) | (new > srt[:, 195]))
+    assert abs(outside - 10 / 201) < 4.5 * np.sqrt(0.05 * 0.95 / trials), outside
+
+
+def test_fresh_runs_share_the_estimates_error():
+    # one set of fresh passes = one possible full run: its passes share a draw of the
+    # run-level law's error, so sets differ more in their means than independent passes do
+    tm = TrueModel(n=300, seed=2, shift_sd=0.05)
+    lat = tm.passes(5, 1)
+    fit = tq.fit_stall_mixture(lat, np.ones_like(lat, bool), tm.sizes)
+    m = Accuracy(tm.predictions, tm.labels)
+    th = [np.quantile(lat, 0.5)]
+    sets = tq.fresh_sets(fit, m, th, 20, 3, draws=200)[0]          # (200 sets, 20 passes)
+    indep = tq.predict_tq(fit, m, th, 4000, 3)[0].reshape(200, 20)
+    assert sets.mean(axis=1).std() > 1.5 * indep.mean(axis=1).std()
+    # … while each pass is still drawn from the same (marginal) predictive law
+    assert sets.std() == pytest.approx(indep.std(), rel=0.25)
 
 
 def _pairs(predictor, process, n_pairs, r_full=40, seed0=0):

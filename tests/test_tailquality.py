@@ -140,10 +140,11 @@ def test_noise_floor_of_a_perfect_prediction():
     lat = tm.passes(8, 1)
     fit = tq.fit_stall_mixture(lat, np.ones_like(lat, bool), tm.sizes)
     m = Accuracy(tm.predictions, tm.labels)
-    pred = tq.predict_tq(fit, m, [np.quantile(lat, 0.9)], 1000, 4)
-    floor = tq.fresh_floor(fit, m, [np.quantile(lat, 0.9)], pred, 50, 4, draws=60, split=True)[0]
+    th = [np.quantile(lat, 0.9)]
+    pred = tq.predict_tq(fit, m, th, 1000, 4)
+    floor = tq.fresh_floor(tq.fresh_sets(fit, m, th, 50, 4, draws=60), pred)[0]
     assert 0 < floor["median"] < floor["p95"] < 0.5
-    assert 0 < floor["split_median"] < floor["split_p95"]
+    assert 0 < floor["split_median"] < floor["split_p95"] and floor["minima"].size == 60
 
 
 def test_expected_min_of_matches_simulation():

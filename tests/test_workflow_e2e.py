@@ -41,7 +41,7 @@ def test_estimate_full_compare_report(pair):
     for row in doc["thresholds"]:
         assert row["ratio"] >= 10
         lo, hi = row["worst_interval"]
-        assert lo <= hi and row["worst_level"] >= 0.95 and row["worst_draws"] >= 40 * 200
+        assert lo <= hi and row["worst_level"] >= 0.95 and row["worst_runs"] == 200
         assert row["worst_inside"] == (lo <= row["observed"]["min"] <= hi)
         assert 0 <= row["noise_floor_median"] <= row["noise_floor_p95"] <= 1
         assert row["match"] == ("within τ" if row["jsd"] <= doc["tau"] else

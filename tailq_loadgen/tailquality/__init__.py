@@ -7,8 +7,8 @@ with ``as_dict()``.
 
 from ._analysis import (Analysis, ConvergenceStep, ConvergenceTracker, ThresholdResult, analyze,
                         check_options, histogram_dict, predict_tq)
-from ._comparison import (FLOOR_DRAWS, compare_prediction, fresh_floor, jsd_check, mean_check, min_interval_ranks, split_half,
-                          worst_case_interval)
+from ._comparison import (FLOOR_DRAWS, compare_prediction, fresh_floor, fresh_sets, jsd_check,
+                          mean_check, min_interval, split_half)
 from ._drift import DriftCheck, drift_check
 from ._early_stopping import EarlyStopping, early_stopping, min_passing
 from ._jsd import (DEFAULT_BIN_WIDTH, conditional_histogram, histogram, jsd, jsd_from_probs,
@@ -35,9 +35,9 @@ __all__ = [
     "drift_check", "early_stopping", "expected_min_of", "fit_plain_kde", "fit_pooled",
     "fit_pooled_robust", "fit_stall_mixture", "fresh_floor", "histogram", "histogram_dict",
     "holdout", "in_sample", "is_additive", "jsd", "jsd_check", "jsd_from_probs",
-    "loadgen_percentile", "mean_check", "mean_standard_error", "min_interval_ranks",
+    "loadgen_percentile", "mean_check", "mean_standard_error", "min_interval", "fresh_sets",
     "min_passing", "mlperf_query_count", "no_limit_quality", "observed_tq", "parse_threshold",
     "parse_thresholds", "percentile", "predict", "predict_tq", "resolve_thresholds", "rjsd",
     "rjsd_public_code", "silverman_bandwidth", "size_groups", "split_half", "standard_error_df", "tq_stats",
-    "validity", "worst_case_interval",
+    "validity",
 ]

@@ -131,10 +131,6 @@ def grid_interp(idx, table, slope=None):
     return idx
 
 
-def _t_or_normal(u, df, predictive):
-    return stats.t.ppf(u, df) if predictive else special.ndtri(u)
-
-
 class ShiftLaw:
     """Run-level shift δ of a pass (log units), centred, predictive.
 
@@ -145,10 +141,13 @@ class ShiftLaw:
     — the textbook predictive law, never narrower than the passes seen and with no
     (k−1)/k shrinkage (spec §4.4). It changes smoothly with k (no switch between laws).
     ``predictive=False`` is the plug-in law N(0, σ̂²), used by the in-sample self-check.
+    ``heavy=False`` (the secondary factors: body scale, stall severity) keeps the √(1 + 1/k)
+    widening with normal tails — see ``RateLaw`` for why.
     """
 
-    def __init__(self, shifts, noise_var=0.0, predictive=True):
+    def __init__(self, shifts, noise_var=0.0, predictive=True, heavy=True):
         shifts = np.asarray(shifts, dtype=np.float64)
+        self.heavy = bool(heavy)
         self.k = int(shifts.size)
         var = float(np.var(shifts, ddof=1)) if self.k > 1 else 0.0
         self.sd = math.sqrt(max(var - noise_var, 0.0))
@@ -165,7 +164,22 @@ class ShiftLaw:
             return np.zeros(np.shape(u))
         if not self.predictive:
             return self.sd * special.ndtri(u)
-        return self.sd * math.sqrt(1 + 1 / self.k) * stats.t.ppf(u, self.df)
+        z = stats.t.ppf(u, self.df) if self.heavy else special.ndtri(u)
+        return self.sd * math.sqrt(1 + 1 / self.k) * z
+
+    def grouped_ppf(self, u, u_scale, u_offset):
+        """The same predictive law drawn in two stages, for passes that share one world:
+        σ_g = σ̂·√((k−1)/χ²_{k−1}) and an offset o_g ~ N(0, σ_g²/k) per group (from
+        ``u_scale``, ``u_offset``), then o_g + σ_g·z per pass. Marginally each pass is exactly
+        σ̂·√(1 + 1/k)·t_{k−1}; together, the passes of a group share the estimate's error — as
+        the passes of one real run share the true law. (Independent marginal draws would make
+        the minimum of R passes far too extreme at small k and far too narrow at large k.)"""
+        if self.sd == 0:
+            return np.zeros(np.shape(u))
+        if not self.predictive:
+            return self.sd * special.ndtri(u)
+        c = np.sqrt(self.df / stats.chi2.ppf(u_scale, self.df)) if self.heavy else 1.0
+        return c * self.sd * (special.ndtri(u_offset) / math.sqrt(self.k) + special.ndtri(u))
 
     def mean_se(self):
         """σ̂/√k: how well the run-level mean is known."""
@@ -177,7 +191,8 @@ class ShiftLaw:
         return law
 
     def describe(self):
-        return {"law": ("predictive: σ̂·√(1+1/k)·t(k−1)" if self.predictive else "plug-in N(0, σ̂²)"),
+        return {"law": (("predictive: σ̂·√(1+1/k)·t(k−1)" if self.heavy else
+                         "predictive: σ̂·√(1+1/k)·N(0, 1)") if self.predictive else "plug-in N(0, σ̂²)"),
                 "sd_log": self.sd, "observed_sd_log": self.observed_sd, "noise_var_log": self.noise_var,
                 "passes": self.k, "mean_se_log": self.mean_se()}
 
@@ -221,8 +236,22 @@ class RateLaw:
         if v <= 0:
             return np.full(np.shape(u), self.mean)
         s2 = math.log1p(v / self.mean ** 2)
-        z = _t_or_normal(u, self.df, self.predictive)
+        z = special.ndtri(u)
         return np.minimum(self.mean * np.exp(math.sqrt(s2) * z - s2 / 2), 1.0)
+
+    def grouped_ppf(self, u, u_scale, u_offset):
+        """Two-stage draw for passes that share one world (see ``ShiftLaw.grouped_ppf``): one
+        offset of the log-rate per group carrying the mean's error (and the 1/k part of the
+        between-pass variance); per pass a normal deviate."""
+        if self.mean <= 0:
+            return np.zeros(np.shape(u))
+        if not self.predictive:
+            return self.ppf(u)
+        sb2 = math.log1p(self.between_var / self.mean ** 2)
+        sm2 = math.log1p(self.mean_var / self.mean ** 2)
+        off = special.ndtri(u_offset) * math.sqrt(sb2 / max(self.k, 1) + sm2)
+        x = off + math.sqrt(sb2) * special.ndtri(u)
+        return np.minimum(self.mean * np.exp(x - (sb2 * (1 + 1 / max(self.k, 1)) + sm2) / 2), 1.0)
 
     def mean_se(self):
         return math.sqrt(self.between_var / max(self.k, 1) + self.mean_var)
@@ -233,8 +262,7 @@ class RateLaw:
         return law
 
     def describe(self):
-        return {"law": ("predictive lognormal, t(k−1) exponent" if self.predictive
-                        else "plug-in lognormal"),
+        return {"law": "predictive lognormal" if self.predictive else "plug-in lognormal",
                 "mean": self.mean, "between_pass_sd": math.sqrt(self.between_var),
                 "observed_sd": self.observed_sd, "mean_se": self.mean_se(), "passes": self.k}
 

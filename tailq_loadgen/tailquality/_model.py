@@ -2,25 +2,28 @@
 
 All three log-space models share one form and one set of coupled draws:
 
-    log L_ir = μ_i + δ_r + σ_i · ε_ir            (the body)
+    log L_ir = μ_i + δ_r + σ_i · λ_r · ε_ir                 (the body)
 
 and, for ``stall-mixture``, a tail of stalls on top of it:
 
-    L_ir = exp(μ_i + δ_r) + X_ir   with probability π_r·w_i  (a stall),
+    L_ir = exp(μ_i + δ_r) + X_ir   with probability π_rb·w_i  (a stall of band b),
 
 * μ_i, σ_i: each sample's own location and scale; ε: the standardised residual shape shared
   by the samples of a size group, kernel-smoothed the variance-preserving way (``_laws``);
-* δ_r: a run-level shift shared by every sample of pass r; π_r: the pass's stall intensity
-  (some passes stall far more than others), w_i the stall propensity of the sample's group;
-* X: a stall's excess over the body in ns, pooled over all stalls, X = exp(η + b·(μ_i − μ̄))
-  with b ∈ [0, 1] estimated (0: additive delays the same for every sample, as CPU
-  interruptions are; 1: proportional to the sample's own time).
+* δ_r: a run-level shift shared by every sample of pass r; λ_r: the pass's body scale (slow
+  passes are often wide passes);
+* per stall band b: π_rb, the pass's stall intensity (some passes stall far more than
+  others), and the pass's severity s_rb (how much longer than usual its stalls run); w_i the
+  stall propensity of the sample's size group;
+* X: a stall's excess over the body in ns, pooled over all stalls of its band,
+  log X = η + s_rb + b·(μ_i − μ̄) with b ∈ [0, 1] estimated (0: additive delays the same for
+  every sample, as CPU interruptions are; 1: proportional to the sample's own time).
 
-A synthetic pass gets its (δ, π) from predictive laws (``ShiftLaw``, ``RateLaw``, joined by
-a Gaussian copula) at its own run-level uniforms, and each sample its body and stall
-uniforms; every law maps a uniform to a quantile, so refits keep each synthetic pass nearly
-where it was (spec §5). Latencies are exp(·) of finite log-latencies or a positive excess
-added to a positive body: never negative, no reflection or truncation needed.
+A synthetic pass gets its run-level factors from predictive laws (``ShiftLaw``, ``RateLaw``,
+joined by a Gaussian copula) at its own run-level uniforms, and each sample its body and
+stall uniforms; every law maps a uniform to a quantile, so refits keep each synthetic pass
+nearly where it was (spec §5). Latencies are exp(·) of finite log-latencies or a positive
+excess added to a positive body: never negative, no reflection or truncation needed.
 
 Models:
 
@@ -29,9 +32,9 @@ Models:
   the rest (two-way means, scales shrunk towards the size group's with Smyth's (2004)
   empirical-Bayes prior), so a stall never widens a sample's body.
 * ``pooled``: moment estimates over every cell; stalls go into the pooled shape's tail (and
-  widen the σ of the samples that had them).
+  widen the σ of the samples that had them). Shift only (λ = 1, no stall component).
 * ``pooled-robust``: median polish and MAD scales over every cell; stalls go into the
-  pooled shape's tail as very large standardised residuals.
+  pooled shape's tail as very large standardised residuals. Shift only.
 
 ``pooled`` and ``pooled-robust`` keep their location/scale/shape estimates from earlier
 versions; their run-level law is the predictive shift law and their draws are coupled.
@@ -109,23 +112,36 @@ class LogLatencyModel:
             severity=tuple(None if law is None else law.plug_in() for law in self.severity))
 
     # -- the run level --------------------------------------------------------------------
-    def run_state(self, u):
+    def _factors(self):
+        """The run-level laws in the column order of the uniforms: shift, body scale, then
+        per band its rate and its severity (so a band keeps its columns when another
+        appears); None where a factor is off."""
+        out = [self.shift, self.body_scale]
+        for rate, sev in zip(self.rates, self.severity):
+            out += [rate, sev]
+        return out
+
+    def run_state(self, u, u_group=None):
         """(c, run_dims) uniforms → per-pass factors: "delta" (c,), "scale" (c,) — the body
-        scale factor —, "rate" and "severity" (bands, c). Column layout of ``u``: shift,
-        body scale, then per band its rate and its severity (so a band keeps its columns
-        when another appears)."""
+        scale factor —, "rate" and "severity" (bands, c). ``u_group`` (c, 2·run_dims): per-pass
+        copies of their group's uniforms, for passes that share one draw of the estimate's
+        error (``grouped_ppf``); None: every pass draws from the marginal predictive law."""
         c = u.shape[0]
         if self.corr is not None and self.shift is not None:
             u = copula(u, self.corr)
-        delta = self.shift.ppf(u[:, 0]) if self.shift is not None else np.zeros(c)
-        scale = np.exp(self.body_scale.ppf(u[:, 1])) if self.body_scale is not None else None
+        values = []
+        for j, law in enumerate(self._factors()):
+            if law is None:
+                values.append(np.zeros(c))
+            elif u_group is None:
+                values.append(np.asarray(law.ppf(u[:, j]), dtype=np.float64))
+            else:
+                values.append(law.grouped_ppf(u[:, j], u_group[:, 2 * j], u_group[:, 2 * j + 1]))
         bands = len(self.rates)
-        rate = (np.stack([law.ppf(u[:, 2 + 2 * b]) for b, law in enumerate(self.rates)])
-                if bands else None)
-        sev = (np.stack([np.zeros(c) if law is None else law.ppf(u[:, 3 + 2 * b])
-                         for b, law in enumerate(self.severity)]) if bands else None)
-        return {"delta": np.asarray(delta, dtype=np.float64), "scale": scale, "rate": rate,
-                "severity": sev}
+        return {"delta": values[0],
+                "scale": np.exp(values[1]) if self.body_scale is not None else None,
+                "rate": np.stack(values[2::2]) if bands else None,
+                "severity": np.stack(values[3::2]) if bands else None}
 
     # -- the sample level -----------------------------------------------------------------
     def _loc(self, r0, r1):
@@ -359,7 +375,7 @@ def _body_scale(resid, cells, std_scale, run_level):
     flat = e[cells]
     kurt = float(np.mean(flat ** 4) / max(np.mean(flat ** 2) ** 2, _TINY))
     noise = float(np.mean((kurt - 1) / (4 * n_r[seen])))
-    return ShiftLaw(log_scale[seen], noise), log_scale
+    return ShiftLaw(log_scale[seen], noise, heavy=False), log_scale
 
 
 def _severity(eta, cols, r, run_level, min_per_pass=3):
@@ -384,7 +400,7 @@ def _severity(eta, cols, r, run_level, min_per_pass=3):
         series[j] = np.median(eta[cols == j]) - centre
     series[seen] -= np.median(series[seen])
     noise = float(np.mean(np.pi / 2 * np.var(eta) / counts[seen]))
-    law = ShiftLaw(series[seen], noise)
+    law = ShiftLaw(series[seen], noise, heavy=False)
     return law, series, eta - series[cols]
 
 

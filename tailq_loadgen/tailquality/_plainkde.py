@@ -41,7 +41,7 @@ class PlainKDEModel:
     def plug_in(self):
         return self
 
-    def run_state(self, u):
+    def run_state(self, u, u_group=None):
         return {"delta": np.zeros(u.shape[0]), "rate": None}
 
     def _parts(self, r0, r1):

@@ -21,7 +21,7 @@ import dataclasses
 
 import numpy as np
 
-from ._streams import BODY, FAIL, PASS_BLOCK, PREDICT, RUN, STALL, Streams
+from ._streams import BODY, FAIL, GROUP, GROUP_WIDTH, PASS_BLOCK, PREDICT, RUN, STALL, Streams
 
 BLOCK_CELLS = 1 << 20
 
@@ -59,8 +59,12 @@ def _chunks(passes, width):
 
 
 def predict(model, metric, thetas, passes, seed, *, family=PREDICT, draws=True,
-            conditional=True, block_cells=BLOCK_CELLS):
-    """Predicted TQ of the synthetic passes ``passes`` (a count M, or pass ids)."""
+            conditional=True, block_cells=BLOCK_CELLS, group=None):
+    """Predicted TQ of the synthetic passes ``passes`` (a count M, or pass ids).
+
+    ``group``: passes m with the same m // group share one draw of the estimate's own error
+    (``run_state``'s ``u_group``): each group is one possible full run of ``group`` passes.
+    """
     passes = np.arange(passes) if np.ndim(passes) == 0 else np.asarray(passes, dtype=np.int64)
     thetas = np.asarray(thetas, dtype=np.float64)
     log_thetas = np.log(thetas)
@@ -85,7 +89,9 @@ def predict(model, metric, thetas, passes, seed, *, family=PREDICT, draws=True,
     for cols in _chunks(passes, width):
         pids, c = passes[cols], cols.size
         u_run = streams.passes(RUN, pids, model.run_dims) if model.run_dims else np.zeros((c, 0))
-        state = model.run_state(u_run)
+        u_group = (streams.passes(GROUP, pids // group, 2 * model.run_dims, GROUP_WIDTH)
+                   if group and model.run_dims else None)
+        state = model.run_state(u_run, u_group)
         valid_all = np.empty((n, t, c), dtype=bool) if draws and not additive else None
         for r0 in range(0, n, rows):
             r1 = min(n, r0 + rows)

@@ -7,7 +7,8 @@
   and stalls, so a binomial SE over all samples would be far too small).
 * **Interleaved hold-out**: fit on the even passes, predict the odd ones (both halves span
   the same time, so drift does not confound the check): JSD against its noise floor (fresh
-  passes from the even-pass model) and Δmean against the combined standard error.
+  sets of as many passes from the even-pass model, ``_comparison``) and Δmean against the
+  combined standard error.
 
 Each check has a verdict line and, where it fails, warnings that name θ.
 """
@@ -16,7 +17,7 @@ import math
 
 import numpy as np
 
-from ._comparison import FLOOR_DRAWS, fresh_floor, jsd_check, mean_check
+from ._comparison import FLOOR_DRAWS, fresh_floor, fresh_sets, jsd_check, mean_check
 from ._observed import observed_tq
 from ._predict import predict
 from ._uncertainty import mean_standard_error, standard_error_df
@@ -33,10 +34,13 @@ class _Ones:
         self.scores = np.ones(n)
 
 
+Z_NO_SPREAD = 1e6   # the z of a difference where neither side varies at all (JSON has no inf)
+
+
 def _z(diff, se):
     if se > 0:
         return float(diff / se)
-    return 0.0 if abs(diff) < 1e-12 else math.copysign(math.inf, diff)
+    return 0.0 if abs(diff) < 1e-12 else math.copysign(Z_NO_SPREAD, diff)
 
 
 def _law_moments(pred, t):
@@ -75,12 +79,12 @@ def in_sample(model, latency, ok, metric, observed_metric, thetas, labels, seed,
         o_mean, o_sd = float(obs[t].mean()), float(obs[t].std(ddof=1)) if k > 1 else 0.0
         mean_se = math.sqrt(o_sd ** 2 / k + sd ** 2 / passes)
         # SE of log(sample SD) from k passes of a law with this kurtosis, plus the MC part
-        log_se = math.sqrt(max(kurt - (k - 3) / (k - 1), 0.1) / (4 * k) + (kurt - 1) / (4 * passes)) \
-            if k > 1 else math.inf
-        if sd > 0 and o_sd > 0:
+        log_se = (math.sqrt(max(kurt - (k - 3) / (k - 1), 0.1) / (4 * k) + (kurt - 1) / (4 * passes))
+                  if k > 1 else math.inf)
+        if sd > 0 and o_sd > 0 and math.isfinite(log_se):
             z_sd = math.log(o_sd / sd) / log_se
         else:
-            z_sd = 0.0 if sd == o_sd else (math.inf if o_sd > sd else -math.inf)
+            z_sd = 0.0 if sd == o_sd or k < 2 else math.copysign(Z_NO_SPREAD, o_sd - sd)
         row = {"label": label, "theta_ns": float(thetas[t]),
                "late_share_observed": float(late.mean()), "late_share_predicted": s_pred,
                "late_share_se": math.sqrt(s_se ** 2 + s_mc ** 2),
@@ -127,8 +131,8 @@ def holdout(fit, latency, ok, metric, observed_metric, thetas, labels, seed, *, 
         om = [om[j] for j in odd]
     obs = observed_tq(latency[:, odd], ok[:, odd], om, thetas)
     se = mean_standard_error(fit, latency[:, even], ok[:, even], metric, thetas, seed, model=model)
-    floors = fresh_floor(model, metric, thetas, pred, odd.size, seed, draws=floor_draws,
-                         bin_width=bin_width, offset_sd=se)
+    floors = fresh_floor(fresh_sets(model, metric, thetas, odd.size, seed, floor_draws), pred,
+                         bin_width)
     rows = []
     for t, label in enumerate(labels):
         row = {"label": label, "theta_ns": float(thetas[t]), "fit_passes": int(even.size),

@@ -23,11 +23,12 @@ from scipy.stats import qmc
 SAMPLE_BLOCK = 8192   # rows per stream block (fixed: part of the numbers' address)
 PASS_BLOCK = 64       # synthetic passes per stream block (fixed, likewise)
 RUN_WIDTH = 8         # run-level uniforms drawn per pass (the first run_dims are used)
+GROUP_WIDTH = 16      # uniforms per group of passes that share one draw of the estimate's error
 
 # families
 PREDICT, COMPARE, FLOOR = 0, 1, 2
 # purposes
-BODY, STALL, FAIL, RUN, OFFSET = 1, 2, 3, 4, 5
+BODY, STALL, FAIL, RUN, GROUP = 1, 2, 3, 4, 5
 _PASS_ROW = 2 ** 32 - 1  # the row key of per-pass streams (no sample block has it)
 
 
@@ -68,7 +69,7 @@ class Streams:
                 out[lo - row0:hi - row0][:, cols] = u[lo - s * SAMPLE_BLOCK:, within]
         return out
 
-    def passes(self, purpose, passes, dims):
+    def passes(self, purpose, passes, dims, width=RUN_WIDTH):
         """(len(passes), dims) uniforms in (0, 1) for per-pass (run-level) draws.
 
         Always RUN_WIDTH columns are drawn and the first ``dims`` kept, so a model with more
@@ -78,22 +79,22 @@ class Streams:
         distribution's Monte Carlo error falls faster than 1/√mc. The COMPARE and FLOOR
         families use independent draws, which the order-statistic and noise-floor arguments
         need."""
-        if dims > RUN_WIDTH:
-            raise ValueError(f"at most {RUN_WIDTH} run-level factors, got {dims}")
+        if dims > width:
+            raise ValueError(f"at most {width} run-level uniforms, got {dims}")
         passes = np.asarray(passes, dtype=np.int64)
         out = np.empty((passes.size, dims))
         blocks = passes // PASS_BLOCK
         for b in np.unique(blocks):
             cols = np.flatnonzero(blocks == b)
-            if self.family == PREDICT:
-                engine = qmc.Sobol(RUN_WIDTH, scramble=True, seed=self._gen(purpose, _PASS_ROW))
+            if self.family == PREDICT and purpose == RUN:
+                engine = qmc.Sobol(width, scramble=True, seed=self._gen(purpose, _PASS_ROW))
                 if b:
                     engine.fast_forward(int(b) * PASS_BLOCK)
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", UserWarning)  # balance needs 2^m points
                     u = engine.random(PASS_BLOCK)
             else:
-                u = self._gen(purpose, _PASS_ROW, int(b)).random((PASS_BLOCK, RUN_WIDTH))
+                u = self._gen(purpose, _PASS_ROW, int(b)).random((PASS_BLOCK, width))
             out[cols] = u[passes[cols] - b * PASS_BLOCK, :dims]
         # open interval: quantile functions are finite everywhere on it
         return np.clip(out, 2.0 ** -53, 1 - 2.0 ** -53)

@@ -140,16 +140,18 @@ def compare_runs(est_dir, full_dir, *, force=False, thresholds=None, mc=None, se
         "mismatched": diffs, "forced": bool(diffs and force), "tau": tau, "bin_width": bin_width,
         "mc": mc, "seed": seed, "percentile_rule": rule, "model": model_name,
         "level": level, "noise_draws": noise_draws,
-        "checks": {"jsd": "JSD ≤ τ or ≤ the p95 of the JSD between the prediction and as many "
-                          "fresh model passes as the full run has",
+        "checks": {"jsd": "JSD ≤ τ or ≤ the p95 of the JSD between the prediction and fresh "
+                          "full runs of as many passes, drawn from the fitted model",
                    "worst": f"observed minimum inside the {level:.0%} prediction interval for the "
-                            "minimum of that many passes (order statistics of ≥ 40× as many "
-                            "fresh synthetic passes; ties count as inside)",
+                            "minimum of that many passes, from the minima of the fresh full runs "
+                            "(ties count as inside)",
                    "mean": "|observed − predicted mean| within the two-sided 95% Student-t bound "
                            "(Welch–Satterthwaite df) of the combined standard error (estimate's "
                            "own, full run's SD/√R, Monte Carlo)",
                    "reference": "JSD between the full run's even and odd passes ≤ τ or ≤ the p95 "
-                                "of the same split of fresh passes"},
+                                "of the same split of the fresh full runs",
+                   "fresh_full_runs": f"{noise_draws} sets of as many passes as the full run, "
+                                      "each sharing one draw of the estimate's own error"},
         "passes": {"estimate": m_est.n_passes, "full": m_full.n_passes},
         "tq_inf": {"estimate": float(np.mean(tailquality.no_limit_quality(m_est.ok, synth))),
                    "full": float(np.mean(tailquality.no_limit_quality(m_full.ok, full_metric)))},
