@@ -129,7 +129,9 @@ def check_rows(name, tm, pairs, reduced_pairs, r_full=60):
                 model = fit(est, ok)
                 se = tq.mean_standard_error(fit, est, ok, m, thetas, s, model=model)
                 df = tq.standard_error_df(30)
-            out = tq.compare_prediction(model, m, thetas, observed, s, mc=2000, est_se=se, est_df=df)
+            twin = tq.fit_stall_mixture(lat, np.ones_like(lat, bool), tm.sizes)  # as compare does
+            out = tq.compare_prediction(model, m, thetas, observed, s, mc=2000, est_se=se, est_df=df,
+                                        reference=twin)
             res.append([[r["match"] != "no", r["worst_inside"], r["mean_within"], bool(r["reproduces"])]
                         for r in out])
         v = np.mean(res, axis=0)  # (θ, check)

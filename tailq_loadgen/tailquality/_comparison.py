@@ -23,7 +23,8 @@ if the estimate is right up to its own stated uncertainty.
   the observed passes' SD/√R, and the Monte Carlo error of the predicted mean; the bound is
   Student's t at the Welch–Satterthwaite degrees of freedom.
 * **Split-half agreement** of the observed passes (even against odd), beside the same split
-  of each fresh set: a reference that does not agree with itself cannot be matched.
+  of fresh runs of a model fitted to the observed run itself (stationary by construction):
+  a reference that does not agree with itself cannot be matched.
 
 A perfect prediction passes each at (about) its nominal 95%: measured by simulation in
 ``benchmarks/tq_calibration.py``, tested at small size in ``tests/test_compare_checks.py``.
@@ -120,12 +121,15 @@ def split_half(observed, floor, tau, bin_width=DEFAULT_BIN_WIDTH):
 
 def compare_prediction(model, metric, thetas, observed, seed, *, predicted=None, mc=2000,
                        est_se=None, est_df=math.inf, tau=0.05, bin_width=DEFAULT_BIN_WIDTH,
-                       level=LEVEL, floor_draws=FLOOR_DRAWS):
+                       level=LEVEL, floor_draws=FLOOR_DRAWS, reference=None):
     """Every check of a prediction against R observed passes ``observed`` (T, R), per θ.
 
     ``predicted``: the prediction's own draws (T, M) — by default ``mc`` passes of the
     PREDICT family, as the estimate drew them; ``est_se``: (T,) the estimate's standard error
-    of its mean (0 when the model is the truth), with ``est_df`` degrees of freedom."""
+    of its mean (0 when the model is the truth), with ``est_df`` degrees of freedom;
+    ``reference``: a model fitted to the observed run itself, whose fresh runs give the
+    split-half floor ("two halves of a stationary run like this one"); by default the
+    prediction's."""
     observed = np.asarray(observed, dtype=np.float64)
     t_count, r = observed.shape
     if predicted is None:
@@ -133,6 +137,11 @@ def compare_prediction(model, metric, thetas, observed, seed, *, predicted=None,
     est_se = np.zeros(t_count) if est_se is None else np.asarray(est_se, dtype=np.float64)
     floors = fresh_floor(fresh_sets(model, metric, thetas, r, seed, floor_draws), predicted,
                          bin_width)
+    if reference is not None:
+        own = fresh_floor(fresh_sets(reference, metric, thetas, r, seed + 1, floor_draws),
+                          predicted, bin_width)
+        for f, o in zip(floors, own):
+            f.update({k: o[k] for k in ("split_median", "split_p95") if k in o})
     rows = []
     for t in range(t_count):
         row = jsd_check(predicted[t], observed[t], floors[t], tau, bin_width)

@@ -96,7 +96,11 @@ def compare_runs(est_dir, full_dir, *, force=False, thresholds=None, mc=None, se
     est_se = tailquality.mean_standard_error(fit, m_est.latency, m_est.ok, synth, thetas, seed,
                                              model=model)
     observed = tailquality.observed_tq(m_full.latency, m_full.ok, full_metric, thetas)
+    # the reference's own stationary twin, for its split-half floor (same model kind)
+    reference = tailquality.MODELS[model_name](m_full.latency, m_full.ok, m_full.sizes,
+                                               run_level=run_level)
     checks = tailquality.compare_prediction(model, synth, thetas, observed, seed, predicted=predicted,
+                                            reference=reference,
                                             est_se=est_se, tau=tau, bin_width=bin_width,
                                             est_df=tailquality.standard_error_df(m_est.n_passes),
                                             level=level, floor_draws=noise_draws)
@@ -149,7 +153,8 @@ def compare_runs(est_dir, full_dir, *, force=False, thresholds=None, mc=None, se
                            "(Welch–Satterthwaite df) of the combined standard error (estimate's "
                            "own, full run's SD/√R, Monte Carlo)",
                    "reference": "JSD between the full run's even and odd passes ≤ τ or ≤ the p95 "
-                                "of the same split of the fresh full runs",
+                                "of the same split of fresh runs of a model fitted to the full "
+                                "run itself (a stationary twin)",
                    "fresh_full_runs": f"{noise_draws} sets of as many passes as the full run, "
                                       "each sharing one draw of the estimate's own error"},
         "passes": {"estimate": m_est.n_passes, "full": m_full.n_passes},
