@@ -18,11 +18,26 @@ class HarnessSpec:
     requires: str          # the pip extra that provides the runtime ("" = nothing extra)
     factory: str           # "module:function" returning a Harness
     probe: tuple = ()      # modules whose absence means the extra is missing
+    model: str = None      # the model name LoadGen matches user.conf keys on (default: name)
+
+    @property
+    def model_name(self):
+        return self.model or self.name
+
+    def missing(self):
+        """The first module the harness needs that is not installed, or None."""
+        return _missing(self.probe)
 
     def line(self):
-        needs = f"needs tailq-loadgen[{self.requires}]" if self.requires else "needs nothing extra"
-        return (f"{self.name:<17} {self.task:<31} {self.runtime:<13} {self.metric:<10} "
-                f"{self.dataset_size:>6} samples  {needs}")
+        missing = self.missing()
+        state = (f"needs tailq-loadgen[{self.requires}] ({missing} is not installed)" if missing
+                 else "ready")
+        return (f"{self.name:<17} {self.model_name:<13} {self.task:<31} {self.runtime:<12} "
+                f"{self.metric:<9} {self.dataset_size:>4} samples  {state}")
+
+
+HEADER = (f"{'harness':<17} {'model':<13} {'task':<31} {'runtime':<12} {'metric':<9} "
+          f"{'dataset':>12}  installed?")
 
 
 _DIGITS = ("torch", "sklearn")
@@ -31,16 +46,19 @@ REGISTRY = {spec.name: spec for spec in (
     HarnessSpec("sleep", "simulated classification", "python", "accuracy", 256, "",
                 "tailq_loadgen.harnesses.sleep:make_harness"),
     HarnessSpec("digits-torch", "image classification", "pytorch", "accuracy", 719, "torch",
-                "tailq_loadgen.harnesses.digits:make_torch", _DIGITS),
+                "tailq_loadgen.harnesses.digits:make_torch", _DIGITS, "digits-cnn"),
     HarnessSpec("digits-keras", "image classification", "tensorflow", "accuracy", 719,
-                "tensorflow", "tailq_loadgen.harnesses.digits:make_keras", _DIGITS + ("tensorflow", "keras")),
+                "tensorflow", "tailq_loadgen.harnesses.digits:make_keras",
+                _DIGITS + ("tensorflow", "keras"), "digits-cnn"),
     HarnessSpec("digits-onnx", "image classification", "onnxruntime", "accuracy", 719, "onnx",
-                "tailq_loadgen.harnesses.digits:make_onnx", _DIGITS + ("onnx", "onnxruntime")),
+                "tailq_loadgen.harnesses.digits:make_onnx", _DIGITS + ("onnx", "onnxruntime"),
+                "digits-cnn"),
     HarnessSpec("docstrings-torch", "text retrieval (variable size)", "pytorch", "recall@5",
-                619, "text", "tailq_loadgen.harnesses.docstrings:make_torch", _TEXT),
+                619, "text", "tailq_loadgen.harnesses.docstrings:make_torch", _TEXT,
+                "minilm-l6-v2"),
     HarnessSpec("docstrings-onnx", "text retrieval (variable size)", "onnxruntime", "recall@5",
                 619, "text,onnx", "tailq_loadgen.harnesses.docstrings:make_onnx",
-                _TEXT + ("onnx", "onnxruntime")),
+                _TEXT + ("onnx", "onnxruntime"), "minilm-l6-v2"),
 )}
 
 

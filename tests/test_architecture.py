@@ -15,8 +15,18 @@ RULES = {
     "tailq_loadgen/tailquality": FRAMEWORKS | {"mlperf_loadgen", "matplotlib", "pyarrow", "os",
                                                "io", "json", "tailq_loadgen.records",
                                                "tailq_loadgen.capture", "tailq_loadgen.harnesses"},
+    # Pure like tailquality: the same policy objects drive the simulator and a real pool.
+    "tailq_loadgen/routing": FRAMEWORKS | {"mlperf_loadgen", "matplotlib", "pyarrow", "os", "io",
+                                           "json", "pathlib", "tailq_loadgen.records",
+                                           "tailq_loadgen.capture", "tailq_loadgen.harnesses",
+                                           "tailq_loadgen.workflow", "tailq_loadgen.cli",
+                                           "tailq_loadgen.report"},
     "tailq_loadgen/report": FRAMEWORKS | {"mlperf_loadgen", "tailq_loadgen.capture", "tailq_loadgen.harnesses"},
     "harnesses": {"mlperf_loadgen", "scipy", "tailq_loadgen.capture", "tailq_loadgen.tailquality"},
+    "tailq_loadgen/planning": FRAMEWORKS | {"mlperf_loadgen", "matplotlib", "pyarrow", "os", "io", "json",
+                                            "pathlib", "tailq_loadgen.records", "tailq_loadgen.capture",
+                                            "tailq_loadgen.harnesses", "tailq_loadgen.cli",
+                                            "tailq_loadgen.workflow", "tailq_loadgen.report"},
 }
 
 
@@ -54,12 +64,19 @@ def test_room_imports(room):
     assert not bad, "\n".join(bad)
 
 
+def test_simpy_only_inside_the_routing_engine_that_uses_it():
+    users = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "tailq_loadgen").rglob("*.py")
+                   if any(n == "simpy" or (n or "").startswith("simpy.") for n in _imports(p)))
+    assert users == ["tailq_loadgen/routing/_simpy_engine.py"]
+
+
 def test_package_import_loads_no_framework_or_loadgen():
     import subprocess
     import sys
-    code = ("import sys, tailq_loadgen, tailq_loadgen.cli, tailq_loadgen.harnesses; "
+    code = ("import sys, tailq_loadgen, tailq_loadgen.cli, tailq_loadgen.harnesses, "
+            "tailq_loadgen.routing; "
             "print(sorted(m for m in ('torch', 'tensorflow', 'onnxruntime', 'mlperf_loadgen', "
-            "'matplotlib') if m in sys.modules))")
+            "'matplotlib', 'simpy') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 

@@ -82,8 +82,9 @@ def test_settings_sources_requested_and_effective(tmp_path):
     assert req["single_stream_expected_latency_ns"] == 3_000_000
     assert req["min_query_count"] == 77
     assert req["single_stream_target_latency_percentile"] == 0.95
+    # the target measured at start yields to user.conf's (3 ms above)
     assert [s.split()[0] for s in meta["settings"]["sources"]] == [
-        "loadgen", "user.conf", "experiment", "command-line"]
+        "loadgen", "targets", "user.conf", "experiment", "command-line"]
     eff = meta["tests"][0]["effective_settings"]
     assert eff["min_query_count"] == 77 and eff["target_latency_percentile"] == 0.95
     lg = meta["tests"][0]["loadgen_result"]
@@ -112,7 +113,7 @@ def test_shipped_experiment_yaml_equals_builtin_defaults():
 def test_shipped_user_conf_is_accepted():
     ts, sources = build_test_settings(model="sleep", scenario="Server", mode="PerformanceOnly",
                                       user_conf=os.path.join(REPO, "mlperf_configs", "user.conf"))
-    assert ts.server_target_qps == 300
+    assert ts.server_target_latency_ns == 20_000_000
 
 
 def test_export_csv_and_jsonl(tmp_path):

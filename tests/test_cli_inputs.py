@@ -111,3 +111,57 @@ def test_newer_schema_is_refused(tmp_path):
 
 def test_usage_error_is_one_line(tmp_path):
     _one_line_error(run_tailq("run", "--scenario", "Offline"), "--harness")
+
+
+# -- compare: the reference must be a reference, and an earlier comparison is kept ---------
+
+def _capture(tmp_path, name, *args):
+    out = tmp_path / name
+    p = run_tailq(*args, "--harness", "sleep", "--harness-arg", "samples=30", "--scenario",
+                  "Offline", "--out", str(out), timeout=300)
+    assert p.returncode == 0, p.stderr
+    return str(out)
+
+
+@pytest.fixture(scope="module")
+def est_and_others(tmp_path_factory):
+    base = tmp_path_factory.mktemp("guard")
+    est = _capture(base, "est", "estimate", "--max-passes", "3", "--mc", "100")
+    est2 = _capture(base, "est2", "estimate", "--max-passes", "4", "--mc", "100")
+    small = _capture(base, "small", "run", "--passes", "2")
+    assert run_tailq("analyze", small, "--mc", "100").returncode == 0
+    big = _capture(base, "big", "run", "--passes", "5")
+    assert run_tailq("analyze", big, "--mc", "100").returncode == 0
+    return base, est, est2, small, big
+
+
+def test_compare_refuses_a_full_run_smaller_than_the_estimate(est_and_others):
+    _, est, _, small, _ = est_and_others
+    _one_line_error(run_tailq("compare", est, small), "smaller than the estimate", "90 inferences",
+                    "60 inferences", "--force")
+
+
+def test_compare_refuses_a_second_estimate_as_the_full_run(est_and_others):
+    _, est, est2, _, _ = est_and_others
+    _one_line_error(run_tailq("compare", est, est2), "made by `tailq estimate`", "tailq full")
+
+
+def test_compare_never_overwrites_an_earlier_compare_json(est_and_others):
+    base, est, _, _, big = est_and_others
+    out = str(base / "c.json")
+    first = run_tailq("compare", est, big, "--out", out)
+    assert first.returncode == 0, first.stderr
+    before = open(out).read()
+    _one_line_error(run_tailq("compare", est, big, "--out", out), "c.json", "--overwrite")
+    assert open(out).read() == before
+    assert run_tailq("compare", est, big, "--out", out, "--overwrite").returncode == 0
+    forced = run_tailq("compare", est, est_and_others[3], "--force", "--out", str(base / "f.json"))
+    assert forced.returncode == 0, forced.stderr
+
+
+def test_report_keeps_its_pngs_beside_the_page_never_loose_in_the_cwd(est_and_others, tmp_path):
+    _, est, _, _, _ = est_and_others
+    p = run_tailq("report", est, "--html", "report.html", cwd=str(tmp_path))
+    assert p.returncode == 0, p.stderr
+    assert sorted(os.listdir(tmp_path)) == ["report.html", "report_files"]
+    assert all(f.endswith(".png") for f in os.listdir(tmp_path / "report_files"))

@@ -72,13 +72,13 @@ def test_estimate_full_compare_report(pair):
     page = html.read_text()
     assert page.count("data:image/png;base64,") >= 9 and "Reduced estimate against the full run" in page
     assert "Self-checks" in page and "Calibrated checks" in page and "interval for the min" in page
-    assert len([f for f in os.listdir(html.parent) if f.endswith(".png")]) >= 9
+    assert len([f for f in os.listdir(html.parent / "r_files") if f.endswith(".png")]) >= 9
 
 
 @pytest.mark.slow
 def test_fail_if_turns_a_miss_into_exit_1(pair):
     _, est, full = pair
-    p = run_tailq("compare", str(est), str(full), "--fail-if", "ratio<1000")
+    p = run_tailq("compare", str(est), str(full), "--fail-if", "ratio<1000", "--overwrite")
     assert p.returncode == 1 and "fail-if" in p.stderr
 
 

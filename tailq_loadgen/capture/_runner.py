@@ -14,9 +14,11 @@ import pyarrow as pa
 
 from .. import records
 from .._errors import RunAborted, UserError
-from ._settings import MODES, SCENARIOS, Experiment, build_test_settings, snapshot
+from ._calibrate import describe_tests, estimate_test, tests_label
+from ._progress import NullReporter, PassProgress
+from ._settings import MODES, SCENARIOS, Experiment, SessionSettings, snapshot
 from ._sut import CaptureSUT
-from ._system import collect_system, collect_versions
+from ._system import collect_code, collect_system, collect_versions, prefetch
 
 _SEED_KEYS = ("qsl_rng_seed", "sample_index_rng_seed", "schedule_rng_seed")
 
@@ -67,7 +69,7 @@ def plan_tests(mode, passes):
 
 def run_capture(harness, *, scenario, out, mode=None, passes=None, tests=None,
                 user_conf=None, experiment=None, overrides=None, count=None, overwrite=False,
-                log=print):
+                log=print, mlperf_conf=None, audit_conf=None, progress=None):
     """Run ``harness`` under LoadGen and write a run directory at ``out``.
 
     ``tests`` (a list of LoadGen modes, one per test) overrides ``mode``/``passes``. Every
@@ -77,7 +79,9 @@ def run_capture(harness, *, scenario, out, mode=None, passes=None, tests=None,
     modes = list(tests) if tests is not None else plan_tests(mode, passes)
     with CaptureSession(harness, scenario=scenario, out=out, first_mode=modes[0] if modes else None,
                         user_conf=user_conf, experiment=experiment, overrides=overrides,
-                        count=count, overwrite=overwrite, log=log) as session:
+                        count=count, overwrite=overwrite, log=log, mlperf_conf=mlperf_conf,
+                        audit_conf=audit_conf, progress=progress) as session:
+        session.announce(modes)
         session.run(modes)
     return session.result()
 
@@ -91,12 +95,14 @@ class CaptureSession:
     """
 
     def __init__(self, harness, *, scenario, out, first_mode=None, user_conf=None,
-                 experiment=None, overrides=None, count=None, overwrite=False, log=print):
+                 experiment=None, overrides=None, count=None, overwrite=False, log=print,
+                 mlperf_conf=None, audit_conf=None, progress=None):
         self.experiment = experiment = experiment or Experiment()
+        prefetch()  # the system description's slow part runs while the backend loads
         if scenario not in SCENARIOS:
             raise UserError(f"--scenario {scenario!r}: unknown; choose one of {', '.join(SCENARIOS)}")
         self.harness, self.scenario, self.out, self.log = harness, scenario, out, log
-        self.user_conf, self.overrides = user_conf, dict(overrides or {})
+        self.overrides = dict(overrides or {})
         dataset, backend = harness.dataset, harness.backend
         total = int(dataset.get_item_count())
         if total <= 0:
@@ -107,11 +113,13 @@ class CaptureSession:
             total = min(total, int(count))
         self.total = total
         self.model = getattr(harness, "model", harness.name)
+        self.progress = progress if progress is not None else NullReporter(log)
         # Build once up front so that a bad config fails before a directory is made.
-        ts0, sources = build_test_settings(model=self.model, scenario=scenario,
-                                           mode=first_mode or "AccuracyOnly", user_conf=user_conf,
-                                           experiment=experiment, overrides=self.overrides)
-        self.requested = requested = snapshot(ts0)
+        self.settings = SessionSettings(model=self.model, scenario=scenario, harness_name=harness.name,
+                                        user_conf=user_conf, mlperf_conf=mlperf_conf,
+                                        audit_conf=audit_conf, experiment=experiment,
+                                        overrides=self.overrides, first_mode=first_mode or "AccuracyOnly")
+        requested = self.settings.requested
         self.base_seeds = {k: requested[k] for k in _SEED_KEYS}
         records.create_run_dir(out, overwrite=overwrite)
 
@@ -122,6 +130,7 @@ class CaptureSession:
             "tailq_version": collect_versions()["tailq_loadgen"],
             "versions": collect_versions(),
             "system": collect_system(),
+            "code": collect_code(harness),
             "harness": describe,
             "backend": {"name": backend.name(), "version": backend.version()},
             "scenario": scenario,
@@ -133,8 +142,7 @@ class CaptureSession:
             "latency_note": None if experiment.trace else
             "trace-less run: latency_ns is the wrapper's issue-to-complete time, which falls "
             "short of LoadGen's by its scheduling overhead (see docs/capture.md)",
-            "settings": {"model": self.model, "sources": sources, "requested": requested,
-                         "experiment": experiment.as_dict(), "overrides": dict(self.overrides)},
+            "settings": self.settings.as_dict(),
             "seeds": {"loadgen": self.base_seeds, "per_pass_seeds": experiment.vary_seeds_per_pass,
                       "harness": describe.get("seed")},
             "threads": describe.get("threads"),
@@ -150,6 +158,12 @@ class CaptureSession:
             meta.update(status="aborted", abort_reason=reason, ended=_now())
             records.write_metadata(out, meta)
             raise RunAborted(f"run aborted: {reason}", run_dir=out)
+        for w in self.settings.warnings:
+            self.progress.note(f"warning: {w}")
+        measured = self.settings.calibrate(meta["warmup"])
+        if measured:
+            self.progress.note(f"LoadGen settings for {self.model} {scenario}: {measured}")
+        meta["settings"] = self.settings.as_dict()
         records.write_metadata(out, meta)
         _write_samples(out, dataset, total)
 
@@ -158,11 +172,14 @@ class CaptureSession:
                               batch_size=self.batch, workers=experiment.server_workers,
                               watchdog_timeout_s=experiment.watchdog_timeout_s,
                               cancel_grace_s=experiment.cancel_grace_s, on_stuck=self._on_stuck,
-                              log=log)
+                              log=log, scenario=scenario, max_in_flight=experiment.max_in_flight)
+        meta["dispatch"] = self.sut.dispatch_info()
+        records.write_metadata(out, meta)
         self.lg_sut = lg.ConstructFastSUT(self.sut.issue, self.sut.flush)
         self.lg_qsl = lg.ConstructQSL(total, perf_count, self.sut.load_samples,
                                       self.sut.unload_samples)
         self.status_counts = {}
+        self.pace_s = None  # seconds per sample of the last AccuracyOnly pass
         self._closed = False
 
     def __enter__(self):
@@ -175,6 +192,13 @@ class CaptureSession:
     @property
     def passes(self):
         return len(self.meta["tests"])
+
+    def announce(self, modes, label=None, overrides=None):
+        """Say how long ``modes`` will take, before they run (from the warm-up's timing)."""
+        by_mode = {m: estimate_test(self.scenario, m, snapshot(self.settings.build(m, overrides)[0]),
+                                    samples=self.total, warmup=self.meta["warmup"], pace_s=self.pace_s)
+                   for m in set(modes)}
+        self.progress.note(describe_tests(label or tests_label(modes), [by_mode[m] for m in modes]))
 
     def _on_stuck(self, reason):
         # Last resort when LoadGen cannot finish (a backend stuck in native code, or a
@@ -192,13 +216,10 @@ class CaptureSession:
         for m in modes:
             if m not in MODES:
                 raise UserError(f"test mode {m!r}: unknown; choose one of {', '.join(MODES)}")
-        over = dict(self.overrides, **(overrides or {}))
         out, experiment, sut = self.out, self.experiment, self.sut
         for test_mode in modes:
             index = self.passes
-            ts, _ = build_test_settings(model=self.model, scenario=self.scenario, mode=test_mode,
-                                        user_conf=self.user_conf, experiment=experiment,
-                                        overrides=over)
+            ts, _ = self.settings.build(test_mode, overrides)
             seeds = _pass_seeds(self.base_seeds, index) if experiment.vary_seeds_per_pass \
                 else self.base_seeds
             for key, value in seeds.items():
@@ -208,11 +229,14 @@ class CaptureSession:
             log_settings = lg.LogSettings()
             log_settings.log_output.outdir = lg_dir
             log_settings.log_output.copy_summary_to_stdout = False
-            log_settings.enable_trace = experiment.trace
+            # FindPeakPerformance runs many tests inside one StartTest and LoadGen's trace
+            # numbers each afresh, so it cannot be joined: its latencies are the wrapper's.
+            trace = experiment.trace and test_mode != "FindPeakPerformance"
+            log_settings.enable_trace = trace
             writer = records.PassWriter(records.partial_dir(out, index), index,
                                         rows_per_segment=experiment.segment_rows,
                                         seconds_per_segment=experiment.segment_seconds,
-                                        wrapper_latency=not experiment.trace)
+                                        wrapper_latency=not trace)
             self._writer = writer
             test = {"pass": index, "mode": test_mode, "seeds": seeds, "started": _now(),
                     "loadgen_dir": os.path.relpath(lg_dir, out), "complete": False}
@@ -224,14 +248,29 @@ class CaptureSession:
             gc_was_enabled = gc.isenabled()
             if not experiment.gc_during_test:
                 gc.disable()
+            plan = estimate_test(self.scenario, test_mode, snapshot(ts), samples=self.total,
+                                 warmup=self.meta["warmup"], pace_s=self.pace_s)
+            test["expected"] = plan
+            t0 = time.monotonic()
             try:
-                sut.start_test(self.lg_sut, self.lg_qsl, ts, log_settings, writer)
+                with PassProgress(self.progress, f"pass {index} ({test_mode})", writer,
+                                  self.batch, plan["samples"], plan["seconds"]):
+                    sut.start_test(self.lg_sut, self.lg_qsl, ts, log_settings, writer,
+                                   audit_config=self.settings.audit_conf or "")
             finally:
                 if gc_was_enabled:
                     gc.enable()
+            if test_mode == "AccuracyOnly" and writer.rows_written and self.scenario != "Server":
+                # the real pace, LoadGen's round trip included, for the next estimates
+                self.pace_s = (time.monotonic() - t0) / writer.rows_written
             writer.close()
             self._writer = None
-            test.update(_finish_test(out, index, lg_dir, writer, experiment.trace, sut))
+            test.update(_finish_test(out, index, lg_dir, writer, trace, sut))
+            ran = (test.get("effective_settings") or {}).get("test_mode")
+            if ran in MODES and ran != test_mode:  # an audit config sets its own mode
+                test.update(mode=ran, requested_mode=test_mode)
+            if trace != experiment.trace:
+                test["latency_source"] = "wrapper"
             if test_mode == "SubmissionRun":
                 # LoadGen runs the accuracy phase (every sample once) first, then performance,
                 # in one test: sample_seq below this count belongs to the accuracy phase.
@@ -243,7 +282,7 @@ class CaptureSession:
             modes_seen = {t["mode"] for t in self.meta["tests"]}
             self.meta["mode"] = modes_seen.pop() if len(modes_seen) == 1 else "mixed"
             records.write_metadata(out, self.meta)
-            self.log(f"pass {index + 1} ({test_mode}): {writer.rows_written} samples, "
+            self.log(f"pass {index} ({test_mode}): {writer.rows_written} samples, "
                      f"{_counts_text(writer.status_counts)}")
             if sut.cancel_reason is not None:
                 self.close()
@@ -254,6 +293,7 @@ class CaptureSession:
         if self._closed:
             return
         self._closed = True
+        self.sut.close()
         lg.DestroyQSL(self.lg_qsl)
         lg.DestroySUT(self.lg_sut)
         aborted = self.sut.cancel_reason
@@ -319,6 +359,8 @@ def _finish_test(out, index, lg_dir, writer, trace, sut):
             "status_counts": dict(writer.status_counts),
             "loadgen_result": records.loadgen_result(detail),
             "effective_settings": records.effective_settings(detail)}
+    info["verdict"] = records.record_verdict(lg_dir, info["loadgen_result"], info["effective_settings"],
+                                             pass_index=index)
     trace_samples = None
     if trace:
         trace_samples = records.read_trace_samples(os.path.join(lg_dir, "mlperf_log_trace.json"))
@@ -326,6 +368,8 @@ def _finish_test(out, index, lg_dir, writer, trace, sut):
                                    trace_samples)
     info["join"] = report.as_dict()
     info["complete"] = sut.cancel_reason is None
+    if sut.server_statistics:
+        info["server_statistics"] = sut.server_statistics
     if sut.load_error:
         info["load_error"] = sut.load_error
     return info

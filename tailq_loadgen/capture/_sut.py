@@ -6,11 +6,23 @@ thread costs ~50 µs a query against ~3.5 µs for the whole LoadGen round trip. 
 worker threads, because its issue callback must return at once (late issuing is charged to
 the SUT's latency).
 
+*Asynchronous* dispatch (``_async.py``): for a backend with ``submit`` (a remote server), or
+a synchronous one given ``max_in_flight`` in MultiStream, Server or Offline (wrapped in
+``ThreadedBackend``), the issue callback only queues the query's requests and returns; at most
+``max_in_flight`` are outstanding, and each completion (on the backend's thread) submits the
+next. MultiStream's query is split into ``max_in_flight`` requests so that its samples run
+concurrently; SingleStream stays one at a time (LoadGen issues the next query only after the
+last completes).
+
 Every batch is registered in ``_pending`` before the backend sees it; whoever pops it first
 (the dispatcher or the watchdog) completes it, so no sample is ever completed twice and none
-is left uncompleted (LoadGen would hang forever).
+is left uncompleted (LoadGen would hang forever). Queued asynchronous requests sit in
+``_pending`` with no start time; the watchdog times only those in flight.
 """
 
+import collections
+import functools
+import math
 import os
 import queue
 import select
@@ -20,6 +32,8 @@ import time
 
 import mlperf_loadgen as lg
 import numpy as np
+
+from ._async import DEFAULT_MAX_IN_FLIGHT, ThreadedBackend, is_async
 
 _SIGNALS_CANCEL = (signal.SIGINT, signal.SIGTERM)
 _SIGNAL_INTERRUPT = signal.SIGUSR1
@@ -38,12 +52,33 @@ class CaptureSUT:
     """Wraps a backend and dataset as LoadGen's SUT/QSL and records every sample."""
 
     def __init__(self, backend, dataset, *, threaded, batch_size, workers=1,
-                 watchdog_timeout_s=60.0, cancel_grace_s=10.0, on_stuck=None, log=print):
+                 watchdog_timeout_s=60.0, cancel_grace_s=10.0, on_stuck=None, log=print,
+                 scenario=None, max_in_flight=0):
         self.backend = backend
         self.dataset = dataset
         self.threaded = threaded
         self.batch_size = max(1, int(batch_size))
         self.workers = max(1, int(workers))
+        self._async, self.max_in_flight = None, None
+        self.max_in_flight_requested = int(max_in_flight or 0)
+        if is_async(backend):
+            self._async = backend
+        elif max_in_flight and scenario in ("MultiStream", "Server", "Offline"):
+            self._async = ThreadedBackend(backend, max_in_flight)
+        if self._async is not None:
+            self.threaded = False  # no worker threads of our own: the backend answers later
+            self.max_in_flight = int(max_in_flight or DEFAULT_MAX_IN_FLIGHT)
+            setter = getattr(self._async, "set_max_in_flight", None)
+            if setter is not None:  # e.g. the HTTP backend opens one connection per request
+                setter(self.max_in_flight)
+            if scenario == "MultiStream":  # the query's samples go out as concurrent requests
+                self.batch_size = max(1, math.ceil(self.batch_size / self.max_in_flight))
+        self._waiting = collections.deque()
+        self._lock = threading.Lock()
+        self._tls = threading.local()
+        self._in_flight = 0
+        self._generation = 0
+        self.server_statistics = None
         self.watchdog_timeout_ns = int(watchdog_timeout_s * 1e9)
         self.cancel_grace_ns = int(cancel_grace_s * 1e9)
         self.on_stuck = on_stuck
@@ -75,6 +110,13 @@ class CaptureSUT:
             self._queue.put(seq0)
             return
         bs = self.batch_size
+        if self._async is not None:
+            for start in range(0, n, bs):  # queued with no start time; _pump sends them
+                self._pending[seq0 + start] = (None, ids[start:start + bs],
+                                               indices[start:start + bs], qseq, t_issue)
+                self._waiting.append(seq0 + start)
+            self._pump()
+            return
         if n <= bs:  # the common case, written out: this path runs up to ~300k times a second
             self._pending[seq0] = (time.perf_counter_ns(), ids, indices, qseq, t_issue)
             self._execute(seq0, ids, indices, qseq, t_issue)
@@ -141,7 +183,108 @@ class CaptureSUT:
         t_done = time.time_ns()
         lg.QuerySamplesComplete(responses)
         self._writer.add((n, qseq, key, indices[0] if n == 1 else indices, t_issue, t_done,
-                          compute, status, error, outputs))
+                          compute, status, error, outputs, None))
+
+    # -- asynchronous dispatch (never raises: it runs in LoadGen's and the backend's threads) --
+    def _pump(self):
+        """Send queued requests while fewer than ``max_in_flight`` are outstanding.
+
+        Not re-entered on one thread: an answer given synchronously inside ``submit`` (or a
+        ``submit`` that raises) lets this loop go on, instead of recursing once per request."""
+        tls = self._tls
+        if getattr(tls, "pumping", False):
+            return
+        tls.pumping = True
+        try:
+            self._pump_loop()
+        finally:
+            tls.pumping = False
+
+    def _pump_loop(self):
+        while True:
+            with self._lock:
+                if (self._in_flight >= self.max_in_flight or not self._waiting
+                        or self.cancel_reason is not None):
+                    return
+                key = self._waiting.popleft()
+                # pop, then put back with its start time: if the watchdog completed it in
+                # between, it is gone and stays gone (never completed twice)
+                item = self._pending.pop(key, None)
+                if item is None:
+                    continue
+                self._in_flight += 1
+                t0 = time.perf_counter_ns()
+                self._pending[key] = (t0,) + item[1:]
+            done = functools.partial(self._on_done, self._generation, key, t0)
+            try:
+                self._async.submit(self.dataset.get_samples(item[2]), done)
+            except BaseException as exc:  # noqa: BLE001 — becomes this request's answer
+                done(None, exc, None)
+
+    def _on_done(self, generation, key, t0, outs, error, server):
+        try:
+            self._answer(generation, key, t0, outs, error, server)
+        except BaseException as exc:  # noqa: BLE001 — a lost completion would hang LoadGen
+            self.cancel(f"internal error while completing a request: {_one_line(exc)}", "error")
+        finally:
+            if generation == self._generation:
+                with self._lock:
+                    self._in_flight -= 1
+                self._pump()
+
+    def _answer(self, generation, key, t0, outs, error, server):
+        compute = time.perf_counter_ns() - t0
+        if generation != self._generation:
+            return  # a late answer to a request of an earlier test (the watchdog ended it)
+        item = self._pending.get(key)
+        if item is None:
+            return
+        _, ids, indices, qseq, t_issue = item
+        n = len(ids)
+        status, err_text, arr, parts = "ok", None, None, None
+        if error is None:
+            try:
+                arr, parts = _as_outputs(outs, n)
+            except Exception as exc:  # noqa: BLE001 — a malformed answer is this batch's error
+                status, err_text = "error", _one_line(exc)
+        else:
+            status, err_text = "error", _one_line(error)
+            if getattr(error, "fatal", False):
+                self.cancel(f"remote backend failed: {err_text}", "error")
+        timing = None
+        if server:
+            timing = (server.get("queue_ns"), server.get("compute_ns"))
+        if self._pending.pop(key, None) is None:
+            return  # the watchdog completed these samples already
+        if arr is not None:
+            base = arr.__array_interface__["data"][0]
+            size = arr.nbytes // n if n else 0
+            responses = [lg.QuerySampleResponse(i, base + k * size, size) for k, i in enumerate(ids)]
+            outputs = arr
+        elif parts is not None:
+            responses = [lg.QuerySampleResponse(i, p.__array_interface__["data"][0], p.nbytes)
+                         for i, p in zip(ids, parts)]
+            outputs = parts
+        else:
+            responses = [lg.QuerySampleResponse(i, 0, 0) for i in ids]
+            outputs = None
+        t_done = time.time_ns()
+        lg.QuerySamplesComplete(responses)
+        self._writer.add((n, qseq, key, indices[0] if n == 1 else indices, t_issue, t_done,
+                          compute, status, err_text, outputs, timing))
+
+    def dispatch_info(self):
+        """How samples reach the backend (recorded in the run's metadata)."""
+        asked = {"max_in_flight_requested": self.max_in_flight_requested}
+        if self._async is not None:
+            kind = "async" if self._async is self.backend else "async-threads"
+            return {"mode": kind, "max_in_flight": self.max_in_flight,
+                    "request_batch_size": self.batch_size, **asked}
+        if self.threaded:
+            return {"mode": "worker-threads", "max_in_flight": self.workers,
+                    "request_batch_size": self.batch_size, **asked}
+        return {"mode": "inline", "max_in_flight": 1, "request_batch_size": self.batch_size,
+                **asked}
 
     def _worker(self):
         while True:
@@ -171,7 +314,7 @@ class CaptureSUT:
             lg.QuerySamplesComplete([lg.QuerySampleResponse(i, 0, 0) for i in ids])
             n = len(ids)
             self._writer.add((n, qseq, key, indices[0] if n == 1 else indices, t_issue, t_done,
-                              0, status, error, None))
+                              0, status, error, None, None))
 
     def _watch(self, wake_fd, main_ident):
         interrupted_main = False
@@ -187,7 +330,7 @@ class CaptureSUT:
             now = time.perf_counter_ns()
             if self.cancel_reason is None:
                 late = [k for k, v in list(self._pending.items())
-                        if now - v[0] > self.watchdog_timeout_ns]
+                        if v[0] is not None and now - v[0] > self.watchdog_timeout_ns]
                 if late:
                     self.cancel(f"backend did not answer within {self.watchdog_timeout_ns / 1e9:g} s "
                                 f"(watchdog); {len(late)} batch(es) completed as timed out",
@@ -215,12 +358,22 @@ class CaptureSUT:
             self.on_stuck(f"interrupted twice by {name}")
 
     # -- one LoadGen test ---------------------------------------------------------------
-    def start_test(self, sut, qsl, settings, log_settings, writer):
-        """Run ``lg.StartTestWithLogSettings`` with recording, signals and watchdog around it."""
+    def start_test(self, sut, qsl, settings, log_settings, writer, audit_config=""):
+        """Run ``lg.StartTestWithLogSettings`` with recording, signals and watchdog around it.
+
+        ``audit_config``: the path LoadGen reads an audit.config from; "" (never the
+        binding's default "audit.config", which a stray file in the working directory would
+        silently satisfy) reads none."""
         self._writer = writer
         self._seq = self._qseq = 0
         self._pending.clear()
+        self._waiting.clear()
+        self._in_flight = 0
+        self._generation += 1
         self._running = True
+        stats_before = self._server_statistics()
+        if isinstance(self._async, ThreadedBackend):
+            self._async.start()
         on_main = threading.current_thread() is threading.main_thread()
         saved, wake_r, wake_w, old_wakeup = {}, None, None, None
         if on_main:
@@ -239,10 +392,11 @@ class CaptureSUT:
                                     args=(wake_r, threading.main_thread().ident if on_main else None))
         watchdog.start()
         try:
-            lg.StartTestWithLogSettings(sut, qsl, settings, log_settings, "")
+            lg.StartTestWithLogSettings(sut, qsl, settings, log_settings, audit_config)
         finally:
             self._running = False
             watchdog.join()
+            self.server_statistics = _statistics_delta(stats_before, self._server_statistics())
             for _ in self._threads:
                 self._queue.put(None)
             for t in self._threads:
@@ -255,6 +409,24 @@ class CaptureSUT:
                 os.close(wake_r)
                 os.close(wake_w)
 
+    def _server_statistics(self):
+        get = getattr(self._async, "statistics", None)
+        if get is None or self.cancel_reason is not None:
+            return None
+        try:
+            return get()
+        except Exception:  # noqa: BLE001 — statistics are a bonus; a dead server has none
+            return None
+
+    def close(self):
+        """Release the backend's threads and connections (after the last test)."""
+        close = getattr(self._async, "close", None)
+        if close is not None:
+            try:
+                close()
+            except Exception as exc:  # noqa: BLE001
+                self.log(f"warning: closing the backend failed: {_one_line(exc)}")
+
     def _signal_handler(self, signum, frame):
         # Runs on the main thread between bytecodes. Only breaks out of a running inline
         # predict; the watchdog thread (woken through the wakeup fd) does the rest.
@@ -262,6 +434,15 @@ class CaptureSUT:
             self.cancel(f"interrupted by {signal.Signals(signum).name}", "cancelled")
         if self._in_predict:
             raise _Interrupted()
+
+
+def _statistics_delta(before, after):
+    """Per-key difference of two cumulative server statistics snapshots (flat dicts of
+    numbers), or None when the server keeps none."""
+    if not before or not after:
+        return None
+    return {k: after[k] - before.get(k, 0) for k in after
+            if isinstance(after[k], (int, float)) and not isinstance(after[k], bool)}
 
 
 def _as_outputs(outs, n):

@@ -5,14 +5,30 @@ import sys
 
 from .._errors import RunAborted, UserError
 from .._version import __version__
-from . import (_analyze, _check, _compare, _estimate, _export, _full, _harnesses, _import, _report,
-               _run, _show)
+from . import (_analyze, _audit, _check, _compare, _compare_systems, _estimate, _export, _full,
+               _harnesses, _import, _report, _run, _show)
 
 COMMANDS = (_run, _show, _export, _harnesses, _analyze, _estimate, _full, _compare, _report,
-            _import, _check)
+            _import, _check, _compare_systems, _audit)
+
+
+class _Help(argparse.HelpFormatter):
+    """Each flag's help ends with its default, unless it has none worth saying."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        d = action.default
+        if action.required or "default" in text or d is None or d is False or d == [] \
+                or d is argparse.SUPPRESS:
+            return text
+        return text + " (default: %(default)s)"
 
 
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", _Help)
+        super().__init__(*args, **kwargs)
+
     def error(self, message):  # argparse's own errors: one line, exit 2, like ours
         raise UserError(f"{self.prog}: {message} (see --help)")
 

@@ -1,4 +1,5 @@
-"""``tailq harnesses``: one line per harness: name, task, runtime, metric, size, needs."""
+"""``tailq harnesses``: one line per harness: name, model (what user.conf keys match), task,
+runtime, metric, size, and whether its runtime is installed."""
 
 
 def add_parser(sub):
@@ -9,5 +10,6 @@ def add_parser(sub):
 def main(args):
     from .. import harnesses
 
+    print(harnesses.HEADER)
     for spec in harnesses.list_harnesses():
         print(spec.line())

@@ -1,7 +1,7 @@
 """``tailq import LOADGEN_DIR... --harness H | --correctness FILE --out DIR``."""
 
 from .. import workflow
-from ._common import harness_from_args
+from ._common import harness_from_args, progress_bar
 
 
 def add_parser(sub):
@@ -18,8 +18,10 @@ def add_parser(sub):
 
 def main(args):
     harness = harness_from_args(args) if args.harness else None
-    meta = workflow.import_run(args.loadgen_dirs, args.out, harness=harness,
-                               correctness=args.correctness, overwrite=args.overwrite)
+    with progress_bar("importing", unit="pass") as progress:
+        meta = workflow.import_run(args.loadgen_dirs, args.out, harness=harness,
+                                   correctness=args.correctness, overwrite=args.overwrite,
+                                   progress=progress)
     print(f"imported {len(meta['tests'])} passes of {meta['sample_count']} samples "
           f"({meta['scenario']}) into {args.out}")
     for w in meta["warnings"]:

@@ -1,4 +1,6 @@
-"""``tailq report DIR... --html OUT.html``: one self-contained page, PNGs beside it."""
+"""``tailq report DIR... --html OUT.html``: one self-contained page, PNGs in OUT_files/ beside it."""
+
+import os
 
 from .. import report, workflow
 
@@ -12,5 +14,7 @@ def add_parser(sub):
 
 def main(args):
     sections = [workflow.report_data(d) for d in args.run_dirs]
-    path, pngs = report.write_report(sections, args.html)
-    print(f"report: {path} ({len(pngs)} figures beside it)")
+    systems = workflow.systems_for_report(args.run_dirs)
+    path, pngs = report.write_report(sections, args.html, systems=systems)
+    where = os.path.dirname(pngs[0]) if pngs else "none"
+    print(f"report: {path} (its {len(pngs)} figures also in {where})")

@@ -37,12 +37,12 @@ def write_result(run_dir, name, fmt, version, payload):
     return path
 
 
-def read_result(path, fmt, version):
+def read_result(path, fmt, version, missing="run `tailq analyze` on that run first"):
     try:
         with open(path, encoding="utf-8") as f:
             doc = json.load(f)
     except FileNotFoundError:
-        raise UserError(f"{path}: not found; run `tailq analyze` on that run first") from None
+        raise UserError(f"{path}: not found; {missing}") from None
     except (OSError, ValueError) as exc:
         raise UserError(f"{path}: unreadable ({exc})") from None
     if not isinstance(doc, dict) or doc.get("format") != fmt:

@@ -66,7 +66,7 @@ class _Chunks:
             pa.array(seq, pa.int64()), pa.array(idx, pa.int64()), pa.array(lat, pa.int64()),
             pa.array(delay, pa.int64()), nulls, nulls, nulls, pa.nulls(n, pa.int32()),
             pa.array(status, pa.string()), pa.array(error, pa.string()),
-            pa.array(out, pa.binary())], schema=SCHEMA)
+            pa.array(out, pa.binary()), nulls, nulls], schema=SCHEMA)
         self.writer.write_table(table)
         self.rows = []
 
@@ -165,7 +165,7 @@ def read_first_detail(dirs):
 
 
 def import_loadgen_dirs(dirs, out, *, harness=None, output=None, sizes=None, overwrite=False,
-                        chunk_rows=65536, tailq_version=None):
+                        chunk_rows=65536, tailq_version=None, progress=None):
     """Write a run directory at ``out`` from LoadGen output ``dirs`` (one pass each).
 
     ``harness``: the describe() dict of the harness that will score the outputs (or None),
@@ -199,6 +199,8 @@ def import_loadgen_dirs(dirs, out, *, harness=None, output=None, sizes=None, ove
         meta["warnings"].extend(warnings)
         modes.add(test["mode"])
         write_metadata(out, meta)
+        if progress is not None:
+            progress(index + 1, len(dirs))
     sizes = np.full(total, np.nan) if sizes is None else np.asarray(sizes, dtype=np.float64)[:total]
     write_parquet_atomic(pa.Table.from_arrays(
         [pa.array(np.arange(total, dtype=np.int64)), pa.array(sizes)], schema=SAMPLES_SCHEMA),

@@ -102,7 +102,7 @@ def loadgen_result(detail):
         m = _PERCENTILE_KEY.fullmatch(key)
         if m:
             (per_query if m.group(2) else percentiles)[m.group(1)] = value
-    keep = ("result_validity", "result_min_duration_met", "result_min_queries_met",
+    keep = ("result_validity", "result_perf_constraints_met", "result_min_duration_met", "result_min_queries_met",
             "early_stopping_met", "early_stopping_result", "result_invalid_reason",
             "result_query_count", "result_min_latency_ns", "result_max_latency_ns",
             "result_mean_latency_ns", "result_samples_per_second",

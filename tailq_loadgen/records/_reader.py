@@ -16,7 +16,7 @@ from ._schema import COLUMN_NAMES, SCHEMA, SAMPLES_SCHEMA
 
 # integer columns that may be null: read back as -1 there (``has_latency`` tells for latency)
 _NULLABLE_INTS = ("latency_ns", "issue_delay_ns", "wrapper_issue_ns", "wrapper_complete_ns",
-                  "compute_ns", "batch_size")
+                  "compute_ns", "batch_size", "server_queue_ns", "server_compute_ns")
 _PASS_FILE = re.compile(r"pass-(\d+)\.parquet$")
 _PASS_PARTIAL = re.compile(r"pass-(\d+)\.partial$")
 

@@ -33,6 +33,12 @@ COLUMNS = (
     ("status", pa.string(), False, "ok | error | timeout | cancelled"),
     ("error", pa.string(), True, "one-line message when status is not ok"),
     ("output", pa.binary(), False, "raw output bytes exactly as handed to LoadGen"),
+    # Added with remote (V2 protocol) backends; null for in-process backends and in files
+    # written before (readers fill them with nulls). Schema v2 reserves the same two names.
+    ("server_queue_ns", pa.int64(), True,
+     "queueing the server reported for the request holding the sample (remote backends)"),
+    ("server_compute_ns", pa.int64(), True,
+     "compute the server reported for the request holding the sample (remote backends)"),
 )
 
 SCHEMA = pa.schema([pa.field(n, t, nullable=nl) for n, t, nl, _ in COLUMNS])

@@ -7,9 +7,10 @@ of records, and everything written before stays readable.
 
 A chunk is one predict call's result:
 ``(n, query_seq, first_sample_seq, sample_index(es), issue_ns, complete_ns, compute_ns,
-status, error, outputs)`` where ``sample_index(es)`` is an int when ``n == 1`` and a sequence
+status, error, outputs, server)`` where ``sample_index(es)`` is an int when ``n == 1`` and a sequence
 otherwise, and ``outputs`` is ``None`` (empty outputs), one array whose first axis has ``n``
-rows, or a list of ``n`` arrays (``n == 1``: the array of that one sample).
+rows, or a list of ``n`` arrays (``n == 1``: the array of that one sample), and ``server``
+is None or ``(queue_ns, compute_ns)`` as a remote server reported them for the request.
 """
 
 import collections
@@ -79,6 +80,10 @@ class PassWriter:
         if len(self._queue) >= self.rows_per_segment:
             self._wake.set()
 
+    def pending_chunks(self):
+        """Chunks queued and not yet written (read by the progress thread; O(1))."""
+        return len(self._queue)
+
     # -- lifecycle ----------------------------------------------------------------------------
     def flush(self):
         """Write what is queued now (writer thread, close, or an emergency stop)."""
@@ -123,7 +128,8 @@ class PassWriter:
         self.rows_written += table.num_rows
 
     def _to_table(self, items):
-        (ns, qseq, seq0, idx, t_issue, t_done, compute, status, error, outputs) = zip(*items)
+        (ns, qseq, seq0, idx, t_issue, t_done, compute, status, error, outputs,
+         server) = zip(*items)
         rows = len(ns)
         counts = np.fromiter(ns, dtype=np.int64, count=rows)
         total = int(counts.sum())
@@ -166,6 +172,7 @@ class PassWriter:
             pa.array(status_rows, type=pa.string()),
             pa.array(error_rows, type=pa.string()),
             self._outputs_array(outputs, counts),
+            *_server_columns(server, counts, total),
         ]
         return pa.Table.from_arrays(columns, schema=SCHEMA)
 
@@ -198,6 +205,20 @@ class PassWriter:
         offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
         np.cumsum(lengths, out=offsets[1:])
         return _binary(offsets, data)
+
+
+def _server_columns(server, counts, total):
+    """(server_queue_ns, server_compute_ns) per sample: nulls unless a server reported them."""
+    if server.count(None) == len(server):  # in-process backends: the common, cheap case
+        return pa.nulls(total, pa.int64()), pa.nulls(total, pa.int64())
+    cols = []
+    for k in range(2):
+        values = [None if s is None else s[k] for s in server]
+        mask = np.fromiter((v is None for v in values), dtype=bool, count=len(values))
+        arr = np.fromiter((0 if v is None else v for v in values), dtype=np.int64,
+                          count=len(values))
+        cols.append(pa.array(np.repeat(arr, counts), mask=np.repeat(mask, counts)))
+    return cols
 
 
 def _stack_uniform(outputs):

@@ -91,3 +91,22 @@ def compare_checks_html(compare):
     own = "".join(_verdict({"ok": c.get("ok"), "verdict": f"estimate's self-check, {c['verdict']}"})
                   for c in (compare.get("estimate_self_checks") or {}).values())
     return "<h3>Calibrated checks</h3>" + table + checks + own
+
+
+def verdict_findings(sections):
+    """(topic, level, text) for the report's verdict box: each analysis's in-sample and
+    hold-out verdicts, with the warnings that name θ."""
+    out = []
+    for sec in sections:
+        a = (sec.get("analysis") or {}).get("analysis") or {}
+        for name in ("in_sample", "holdout"):
+            c = (a.get("self_checks") or {}).get(name)
+            if not c:
+                continue
+            level = {True: "good", False: "bad"}.get(c.get("ok"), "note")
+            text = f"{sec['run_dir']}: {c['verdict']}"
+            if c.get("warnings"):
+                text += " — " + "; ".join(c["warnings"])
+            out.append((f"self-check ({name.replace('_', '-').replace('holdout', 'hold-out')})",
+                        level, text))
+    return out

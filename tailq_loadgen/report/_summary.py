@@ -2,7 +2,9 @@
 
 import numpy as np
 
+from ..records import format_metric, format_verdict, verdict
 from ..tailquality import early_stopping, loadgen_percentile
+from ._systems import system_line
 
 SHOWN_PERCENTILES = (0.5, 0.9, 0.95, 0.97, 0.99, 0.999)
 STATUSES = ("ok", "error", "timeout", "cancelled")
@@ -24,7 +26,11 @@ def summarize_run(run, quality=None):
         ok = sel & (status == "ok") & has_lat
         entry = {"pass": p, "mode": test.get("mode"), "samples": int(sel.sum()),
                  "status_counts": counts, "partial": p in run.partial_passes,
-                 "loadgen": test.get("loadgen_result", {})}
+                 "loadgen": test.get("loadgen_result", {}),
+                 "latency_source": test.get("latency_source") or meta.get("latency_source"),
+                 # runs captured before the verdict was recorded: form it from the same logs
+                 "verdict": test.get("verdict") or verdict(test.get("loadgen_result"),
+                                                           test.get("effective_settings"))}
         if test.get("mode") == "SubmissionRun":  # LoadGen's figures cover its performance phase
             sel = sel & perf
         lat = _latencies(run, sel & has_lat, multistream)
@@ -39,9 +45,14 @@ def summarize_run(run, quality=None):
         per_pass.append(entry)
     totals = {s: int(np.sum(status == s)) for s in STATUSES}
     pooled = _latencies(run, has_lat, multistream)
+    settings = meta.get("settings") or {}
     out = {
         "run_dir": run.path,
         "harness": meta.get("harness", {}).get("name"),
+        "model": settings.get("model") or meta.get("harness", {}).get("model"),
+        "settings_warnings": list(settings.get("user_conf_warnings") or []),
+        "measured_targets": dict(settings.get("measured") or {}),
+        "audit": settings.get("audit"),
         "backend": meta.get("backend"),
         "scenario": meta.get("scenario"),
         "mode": meta.get("mode"),
@@ -55,6 +66,8 @@ def summarize_run(run, quality=None):
         "percentile_rule": "loadgen sorted[floor(n*p)]" + (" over query latencies"
                                                           if multistream else ""),
         "quality": quality,
+        "system": system_line(meta),
+        "system_description": {k: meta.get(k) for k in ("system", "versions", "code", "dispatch")},
     }
     if pooled.size:
         out["tailq_percentile_latency_ns"] = {
@@ -96,11 +109,18 @@ def _ms(ns):
 
 
 def format_summary(s):
+    backend = s["backend"] or {}
     lines = [f"run        {s['run_dir']}",
-             f"harness    {s['harness']} ({(s['backend'] or {}).get('name')} "
-             f"{(s['backend'] or {}).get('version')}), {s['scenario']}, {s['mode']}",
+             f"harness    {s['harness']} ({backend.get('name')} {backend.get('version')}), "
+             f"{s['scenario']}, {s['mode']}",
+             f"model      {s.get('model')} (the name LoadGen matches user.conf keys on)",
              f"status     {s['status']}" + (f": {s['abort_reason']}" if s["abort_reason"] else ""),
-             f"latency    from {s['latency_source']}"]
+             f"latency    from {s['latency_source']}",
+             f"system     {s['system']}"]
+    if s.get("audit"):
+        lines.append(f"audit      {s['audit'].get('test') or 'audit.config'} "
+                     f"({s['audit'].get('path')}) was applied by LoadGen")
+    lines += [f"warning    {w}" for w in s.get("settings_warnings") or ()]
     c = s["status_counts"]
     lines.append(f"samples    {s['samples']}: " + ", ".join(f"{c[k]} {k}" for k in STATUSES)
                  + (f"  — {c['error'] + c['timeout']} failed samples are never scored as correct"
@@ -118,29 +138,44 @@ def format_summary(s):
                      "`tailq show --json` lists all)")
         shown = shown[:3] + shown[-3:]
     for p in shown:
-        counts = ", ".join(f"{v} {k}" for k, v in p["status_counts"].items() if v)
-        lg = p.get("loadgen") or {}
-        verdict = lg.get("result_validity")
-        lg_es = lg.get("early_stopping_met")
-        head = f"  pass {p['pass']} {p['mode']}: {p['samples']} samples ({counts or 'none'})"
-        if p["partial"]:
-            head += "  [partial: cut off before LoadGen's trace was joined]"
-        lines.append(head)
-        if verdict is not None:
-            lines.append(f"    LoadGen: {verdict}, early stopping {'met' if lg_es else 'not met'}"
-                         + (f" — {lg['early_stopping_result'].strip()}" if lg.get('early_stopping_result') else ""))
-        lg_p = lg.get("percentile_per_query_latency_ns") or lg.get("percentile_latency_ns") or {}
-        ours = p.get("tailq_percentile_latency_ns") or {}
-        if lg_p:
-            lines.append("    LoadGen p50/p90/p99: " + " / ".join(
-                _ms(lg_p[k]) for k in ("50.00", "90.00", "99.00") if k in lg_p))
-        if ours:
-            lines.append("    tailq   p50/p90/p99: " + " / ".join(
-                _ms(ours[k]) for k in ("50.00", "90.00", "99.00") if k in ours))
-        es = p.get("tailq_early_stopping")
-        if es:
-            est = f", p{es['percentile'] * 100:g} estimate {_ms(es['estimate_ns'])}" \
-                if es["estimate_ns"] is not None else ""
-            lines.append(f"    tailq early stopping (LoadGen's rule): "
-                         f"{'met' if es['met'] else 'not met'}{est} — {es['message']}")
+        lines += _pass_lines(p)
     return "\n".join(lines)
+
+
+def _pass_lines(p):
+    counts = ", ".join(f"{v} {k}" for k, v in p["status_counts"].items() if v)
+    head = f"  pass {p['pass']} {p['mode']}: {p['samples']} samples ({counts or 'none'})"
+    if p["partial"]:
+        head += "  [partial: cut off before LoadGen's trace was joined]"
+    if p.get("mode") == "FindPeakPerformance":
+        head += "  [latencies are the wrapper's: LoadGen's trace restarts in each of its tests]"
+    lines = [head]
+    v = p.get("verdict") or {}
+    text = format_verdict(v)
+    if text is not None:
+        lines.append(f"    LoadGen: {text}")
+        metric = format_metric(v.get("metric"))
+        if metric:
+            lines.append(f"    {v['scenario']} metric: {metric}")
+        if v.get("advice"):
+            lines.append(f"    LoadGen's advice: {v['advice']}")
+        es = v.get("early_stopping")
+        if es:
+            lines.append(f"    early stopping: {'met' if es['met'] else 'NOT met'}"
+                         + (f" — {'; '.join(es['lines'])}" if es["lines"] else ""))
+    lg = p.get("loadgen") or {}
+    lg_p = lg.get("percentile_per_query_latency_ns") or lg.get("percentile_latency_ns") or {}
+    ours = p.get("tailq_percentile_latency_ns") or {}
+    if lg_p:
+        lines.append("    LoadGen p50/p90/p99: " + " / ".join(
+            _ms(lg_p[k]) for k in ("50.00", "90.00", "99.00") if k in lg_p))
+    if ours:
+        lines.append("    tailq   p50/p90/p99: " + " / ".join(
+            _ms(ours[k]) for k in ("50.00", "90.00", "99.00") if k in ours))
+    es = p.get("tailq_early_stopping")
+    if es:
+        est = f", p{es['percentile'] * 100:g} estimate {_ms(es['estimate_ns'])}" \
+            if es["estimate_ns"] is not None else ""
+        lines.append(f"    tailq's recomputation of early stopping (LoadGen's rule): "
+                     f"{'met' if es['met'] else 'not met'}{est}")
+    return lines

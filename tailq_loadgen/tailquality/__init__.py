@@ -23,6 +23,7 @@ from ._percentile import (LOADGEN_CONVENTION, PACKAGE_CONVENTION, loadgen_percen
 from ._predict import Prediction, is_additive, predict
 from ._selfcheck import holdout, in_sample
 from ._summary import TQStats, expected_min_of, tq_stats
+from ._systems import Difference, better_sentence, dominance, system_difference  # issue 14
 from ._thresholds import (Threshold, ThresholdError, parse_threshold, parse_thresholds,
                           resolve_thresholds)
 from ._uncertainty import mean_standard_error, standard_error_df
@@ -40,4 +41,5 @@ __all__ = [
     "parse_thresholds", "percentile", "predict", "predict_tq", "resolve_thresholds", "rjsd",
     "rjsd_public_code", "silverman_bandwidth", "size_groups", "split_half", "standard_error_df", "tq_stats",
     "validity",
+    "Difference", "better_sentence", "dominance", "system_difference",
 ]

@@ -1,15 +1,23 @@
 """Workflows that join the rooms: analyse a run (and, later, estimate, full, compare)."""
 
 from ._analyze import analyze_run, format_analysis
+from ._audit import format_audit, run_audit
 from ._check import Finding, check_run, format_check
+from ._compare_guard import check_reference, compare_path
+from ._compare_systems import (compare_systems, describe_system, format_compare_systems,
+                               system_differences, systems_for_report, write_compare_systems)
 from ._compare import compare_runs, failed_conditions, format_compare, parse_conditions, write_compare
 from ._estimate import EstimateResult, estimate
 from ._full import FullResult, full_run
 from ._import import import_run, read_correctness
+from ._remote import MLServerProcess, find_mlserver, free_port
 from ._report import report_data
 from ._inputs import PassMatrix, pass_matrix
 from ._metric import run_quality, summarize
 
-__all__ = ["EstimateResult", "Finding", "check_run", "format_check", "FullResult", "compare_runs", "estimate", "failed_conditions",
+__all__ = ["format_audit", "run_audit", "check_reference", "compare_path",
+           "compare_systems", "describe_system", "format_compare_systems", "system_differences",
+           "systems_for_report", "write_compare_systems",
+           "EstimateResult", "Finding", "check_run", "format_check", "FullResult", "compare_runs", "estimate", "failed_conditions",
            "format_compare", "full_run", "import_run", "read_correctness", "report_data", "parse_conditions", "write_compare",
-           "PassMatrix", "analyze_run", "format_analysis", "pass_matrix", "run_quality", "summarize"]
+           "PassMatrix", "MLServerProcess", "find_mlserver", "free_port", "analyze_run", "format_analysis", "pass_matrix", "run_quality", "summarize"]

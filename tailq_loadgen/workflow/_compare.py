@@ -161,6 +161,11 @@ def compare_runs(est_dir, full_dir, *, force=False, thresholds=None, mc=None, se
         "tq_inf": {"estimate": float(np.mean(tailquality.no_limit_quality(m_est.ok, synth))),
                    "full": float(np.mean(tailquality.no_limit_quality(m_full.ok, full_metric)))},
         "thresholds": rows, "estimate_self_checks": self_checks,
+        "reference_agreement": {
+            "agrees": all(r["reproduces"] is not False for r in rows),
+            "message": ("; ".join(sentences) if sentences else
+                        "the full run agrees with itself at every threshold: its even and odd "
+                        "passes differ no more than two halves of a stationary run like it")},
         "drift": drift, "warnings": warnings,
         "loadgen": _loadgen_view(full, m_full),
     }

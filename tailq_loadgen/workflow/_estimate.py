@@ -30,7 +30,8 @@ def estimate(harness, *, scenario, out, thresholds="p90,p95,p99", tau=0.05, wind
              round_passes=1, max_passes=60, max_time_s=None, mc=2000, seed=0,
              model=tailquality.DEFAULT_MODEL,
              run_level=True, bin_width=tailquality.DEFAULT_BIN_WIDTH, percentile_rule="linear",
-             user_conf=None, experiment=None, overrides=None, overwrite=False, log=print):
+             user_conf=None, experiment=None, overrides=None, overwrite=False, log=print,
+             mlperf_conf=None, progress=None):
     """Capture passes round by round; stop when rJSD ≤ τ at every threshold or a budget ends."""
     parsed = parse_thresholds_arg(thresholds)
     try:
@@ -50,11 +51,17 @@ def estimate(harness, *, scenario, out, thresholds="p90,p95,p99", tau=0.05, wind
 
     with CaptureSession(harness, scenario=scenario, out=out, first_mode="AccuracyOnly",
                         user_conf=user_conf, experiment=experiment, overrides=overrides,
-                        overwrite=overwrite, log=lambda *_: None) as session:
+                        overwrite=overwrite, log=lambda *_: None, mlperf_conf=mlperf_conf,
+                        progress=progress) as session:
+        session.announce(["AccuracyOnly"] * max_passes,
+                         f"estimate: capture of at most {max_passes} passes (a refit follows each)")
         while reason is None:
             first = session.passes == 0
             n_new = min(max(round_passes, 2) if first else round_passes, max_passes - session.passes)
             session.run(["AccuracyOnly"] * n_new)
+            if first and session.passes < max_passes:  # now at the pace the passes really take
+                session.announce(["AccuracyOnly"] * (max_passes - session.passes),
+                                 f"estimate: at most {max_passes - session.passes} more passes")
             matrix = pass_matrix(records.load_run(out))
             if tracker is None:
                 _, synthetic, _ = metrics_for_run(records.load_run(out), matrix, harness)

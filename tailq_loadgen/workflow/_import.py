@@ -50,7 +50,7 @@ def read_correctness(path, total):
     return scores, ("accuracy" if col == "correct" else "score")
 
 
-def import_run(dirs, out, *, harness=None, correctness=None, overwrite=False):
+def import_run(dirs, out, *, harness=None, correctness=None, overwrite=False, progress=None):
     """Import LoadGen ``dirs`` (one pass each), scored by ``harness`` (a Harness) or by a
     ``correctness`` CSV. Returns the run's metadata."""
     if (harness is None) == (correctness is None):
@@ -72,7 +72,8 @@ def import_run(dirs, out, *, harness=None, correctness=None, overwrite=False):
         get_sizes = getattr(harness.dataset, "get_sizes", None)
         sizes = get_sizes() if get_sizes else None
     meta = records.import_loadgen_dirs(dirs, out, harness=describe, output=output, sizes=sizes,
-                                       overwrite=overwrite, tailq_version=__version__)
+                                       overwrite=overwrite, tailq_version=__version__,
+                                       progress=progress)
     if scores is not None:
         records.write_parquet_atomic(
             pa.table({"sample_index": np.arange(total, dtype=np.int64), "score": scores}),

@@ -11,6 +11,33 @@ from ._inputs import pass_matrix
 from ._metric import metrics_for_run
 
 
+def _verdicts(meta):
+    """LoadGen's verdict on each performance test of a run (accuracy passes have none)."""
+    out = []
+    for t in meta.get("tests") or []:
+        v = t.get("verdict") or records.verdict(t.get("loadgen_result"), t.get("effective_settings"))
+        if v.get("validity") is not None:
+            out.append(dict(v, **{"pass": t["pass"], "mode": t.get("mode")}))
+    return out
+
+
+def _thetas(analysis, compare):
+    """One row per threshold label: its θ in this run, and in the comparison, with sources."""
+    rows = []
+    by_label = {r["label"]: r for r in (compare or {}).get("thresholds", [])}
+    for t in analysis["analysis"]["thresholds"]:
+        row = {"label": t["label"], "kind": t["kind"], "theta_ns": t["theta_ns"],
+               "source": ("an absolute time" if t["kind"] != "percentile" else
+                          "percentile of this run's own latencies (its tables and figures)")}
+        c = by_label.get(t["label"])
+        if c is not None:
+            row["compare_theta_ns"] = c["theta_ns"]
+            row["compare_source"] = ("percentile of the full run's latencies: the comparison "
+                                     "evaluates both runs at this one θ")
+        rows.append(row)
+    return rows
+
+
 def report_data(run_dir, grid_points=60, example_samples=3, draws=4000):
     """Arrays and tables for one run directory's section of the report."""
     run = records.load_run(run_dir)
@@ -29,7 +56,7 @@ def report_data(run_dir, grid_points=60, example_samples=3, draws=4000):
     marks = {f"p{q:g}": float(tailquality.percentile(lat, q)) for q in (90, 95, 99)}
     mean_lat = np.nanmean(m.latency, axis=1)
     sizes = m.sizes
-    varied = np.isfinite(sizes).all() and np.unique(sizes).size > 1
+    varied = bool(np.isfinite(sizes).all() and np.unique(sizes).size > 1)
     key = sizes if varied else mean_lat
     order = np.argsort(key)
     picks = [int(order[int(q * (len(order) - 1))]) for q in np.linspace(0.1, 0.9, example_samples)]
@@ -47,4 +74,6 @@ def report_data(run_dir, grid_points=60, example_samples=3, draws=4000):
     return {"run_dir": run_dir, "meta": dict(run.metadata), "analysis": analysis,
             "grid_ns": grid, "tq": tq, "tq_inf": float(np.mean(tailquality.no_limit_quality(m.ok, synth))),
             "marks_ns": marks, "examples": examples, "sizes": sizes if varied else None,
-            "mean_latency_ns": mean_lat, "compare": compare, "metric": getattr(synth, "name", "quality")}
+            "mean_latency_ns": mean_lat, "compare": compare, "metric": getattr(synth, "name", "quality"),
+            "verdicts": _verdicts(run.metadata), "thetas": _thetas(analysis, compare),
+            "n_samples": m.n_samples}

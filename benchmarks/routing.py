@@ -1,0 +1,402 @@
+"""Routing among model variants under an accuracy target: policies against the LP bound.
+
+Part (a), simulation — the figure type of Choudhury, Joshi & Wang (2024): mean latency
+against load, 10%–95% of the accuracy-feasible load, for R-JIQ, POP and the baselines at
+n = 10, 100 and 1,000 servers per type, with T_LP-LB(λ) as a line. The instance is
+variants.md §A's prototype: μ = (2, 1, 0.5), a = (0.70, 0.80, 0.90), a* = 0.80, equal n per
+type. Also: the prototype figures of variants.md §A reproduced, a tail-quality target, the
+simulator's own cost (heap engine against SimPy, per-decision time) and the calibration of
+the batch-means interval against Erlang C. Writes ``benchmarks/routing-simulation.png`` and
+sections of ``benchmarks/RESULTS.md``.
+
+Part (b), real LoadGen Server runs of a variant family through the pool SUT, is a separate
+function of its own (added with the pool SUT); ``--part`` chooses which parts run.
+
+    python benchmarks/routing.py [--part simulation] [--jobs 200000] [--quick]
+"""
+
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+from scipy import stats
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+from benchmarks._results import machine_line, table, write_section  # noqa: E402
+from tailq_loadgen import routing as R  # noqa: E402
+
+MU, ACC, A_STAR = (2.0, 1.0, 0.5), (0.70, 0.80, 0.90), 0.80
+SIZES = (10, 100, 1000)
+FRACTIONS = (0.10, 0.25, 0.40, 0.55, 0.70, 0.80, 0.90, 0.95)
+POLICIES = ("rjiq", "pop", "random-lp", "most-accurate", "jsq", "fastest-idle", "single:type2")
+SHORT = {"random-lp": "rand-lp", "most-accurate": "most-acc", "fastest-idle": "fast-idle",
+         "single:type2": "single:.9"}
+
+
+def prototype(n):
+    return R.Pool.exponential(MU, ACC, n)
+
+
+def simulate_one(pool, name, target, load, jobs, seed, **options):
+    """One policy at one load: its summary, or None where it cannot run (unstable, infeasible)."""
+    try:
+        policy = R.make_policy(name, pool, target, load=load, rng=seed, **options)
+    except R.LoadNotCarried:
+        return None
+    if isinstance(policy, R.Single) and load >= 0.97 * pool.capacity[policy.k]:
+        return None  # one type at utilisation ≥ 0.97: no steady state to measure
+    return R.simulate(pool, policy, load, jobs, rng=seed + 1).summary()
+
+
+def _cell(s, bound):
+    if s is None:
+        return "—"
+    text = f"{s.mean_sojourn:.3f} ({s.mean_sojourn / bound:.2f}×)"
+    if not s.accuracy["met"]:
+        text += f" ✗{s.accuracy['realised']:.3f}"
+    return text
+
+
+# -- part (a): simulation ------------------------------------------------------------------
+def latency_against_load(jobs, sizes, fractions):
+    target = R.Target(A_STAR)
+    curves = {}
+    sections = []
+    for n in sizes:
+        pool = prototype(n)
+        full = R.max_feasible_load(pool, target)
+        rows, per_policy = [], {p: [] for p in POLICIES}
+        t0 = time.perf_counter()
+        for i, f in enumerate(fractions):
+            lam = f * full
+            bound = R.lp_bound(pool, lam, target).mean_latency
+            res = {p: simulate_one(pool, p, target, lam, jobs, seed=1000 * i + 7) for p in POLICIES}
+            for p, s in res.items():
+                per_policy[p].append(s)
+            rows.append((f"{f:.2f}", f"{lam:.4g}", f"{bound:.3f}") + tuple(_cell(res[p], bound) for p in POLICIES))
+            print(f"n={n} load {f:.2f}: bound {bound:.3f} " + " ".join(
+                f"{p}={res[p].mean_sojourn:.3f}" for p in POLICIES if res[p]), flush=True)
+        curves[n] = (full, per_policy)
+        sections.append((n, rows, time.perf_counter() - t0))
+    return curves, sections
+
+
+def plot_curves(curves, fractions, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, grid = plt.subplots(2, len(curves), figsize=(5.2 * len(curves), 8.2), dpi=110,
+                             sharex=True, squeeze=False)
+    target = R.Target(A_STAR)
+    for col, (n, (full, per_policy)) in enumerate(curves.items()):
+        ax, rax = grid[0, col], grid[1, col]
+        pool = prototype(n)
+        xs = np.linspace(fractions[0], fractions[-1], 80)
+        ax.plot(xs, [R.lp_bound(pool, x * full, target).mean_latency for x in xs], "k-", lw=2.2,
+                label="T_LP-LB (bound)")
+        rax.axhline(1.0, color="k", lw=2.2)
+        for p, colour in zip(POLICIES, plt.cm.tab10.colors):
+            pts = [(f, s) for f, s in zip(fractions, per_policy[p]) if s is not None]
+            if not pts:
+                continue
+            f, s = zip(*pts)
+            y = [x.mean_sojourn for x in s]
+            ratio = [x.mean_sojourn / x.lp_mean_latency for x in s]
+            ax.plot(f, y, "o-", color=colour, ms=4, lw=1.2, label=p)
+            rax.plot(f, ratio, "o-", color=colour, ms=4, lw=1.2)
+            miss = [(fi, yi, ri) for fi, yi, ri, si in zip(f, y, ratio, s) if not si.accuracy["met"]]
+            if miss:
+                mf, my, mr = zip(*miss)
+                ax.plot(mf, my, "x", color=colour, ms=9, mew=2)
+                rax.plot(mf, mr, "x", color=colour, ms=9, mew=2)
+        ax.set_yscale("log")
+        ax.set_title(f"n = {n} servers per type ({3 * n} in all)")
+        rax.set_ylim(0.9, 1.6)
+        rax.set_xlabel("load (share of the accuracy-feasible load)")
+        for a in (ax, rax):
+            a.grid(True, which="both", alpha=0.3)
+    grid[0, 0].set_ylabel("mean latency (s), log scale; × = misses a* = 0.80")
+    grid[1, 0].set_ylabel("mean latency / T_LP-LB (off-scale lines omitted)")
+    grid[0, -1].legend(fontsize=8, loc="upper left")
+    fig.suptitle("Routing under accuracy ≥ 0.80: μ = (2, 1, 0.5), a = (0.7, 0.8, 0.9), simulated")
+    fig.tight_layout()
+    fig.savefig(path)
+
+
+def prototype_figures(jobs):
+    """variants.md §A's prototype: n = 30/120/480 in all, loads 0.45 and 0.25 of capacity."""
+    published = {(0.45, "rjiq δ=0"): (21.3, 3.29, 2.24), (0.45, "rjiq δ=0.05"): (4.06, 1.59, 1.18),
+                 (0.45, "pop"): (1.108, 1.101, 1.094), (0.25, "pop"): (1.043, 1.015, 1.003),
+                 (0.25, "rjiq δ=0.05"): (2.04, 1.18, 1.01)}
+    target = R.Target(A_STAR)
+    rows = []
+    for rho in (0.45, 0.25):
+        for label, name, opts in (("rjiq δ=0", "rjiq", {"headroom": 0.0}),
+                                  ("rjiq δ=0.05", "rjiq", {"headroom": 0.05}), ("pop", "pop", {})):
+            got = []
+            for n in (10, 40, 160):
+                pool = prototype(n)
+                s = simulate_one(pool, name, target, rho * pool.total_capacity, jobs, seed=11, **opts)
+                got.append(s)
+            bound = got[0].lp_mean_latency
+            pub = published.get((rho, label))
+            rows.append((f"{rho:.2f}", label, f"{bound:.3f}",
+                         " / ".join(f"{s.mean_sojourn:.3f} ± {s.mean_sojourn_se:.3f}" for s in got),
+                         " / ".join(f"{v:g}" for v in pub) if pub else "—",
+                         " / ".join(f"{s.accuracy['realised']:.4f}" for s in got)))
+            print(rows[-1], flush=True)
+    return rows
+
+
+def pop_overflow(jobs, n=10):
+    """POP near the accuracy-feasible load at small n, with and without its overflow stage,
+    and in a pool of 4 + 2 servers (the docs' example) at 70% of that load."""
+    pool = prototype(n)
+    target = R.Target(A_STAR)
+    full = R.max_feasible_load(pool, target)
+    rows = []
+    for f in (0.8, 0.9, 0.95):
+        for label, name, opts in (("pop", "pop", {}), ("pop, no overflow", "pop", {"overflow": False}),
+                                  ("rjiq", "rjiq", {})):
+            s = simulate_one(pool, name, target, f * full, jobs, seed=31, **opts)
+            rows.append((f"{f:.2f}", label, f"{s.lp_mean_latency:.3f}", f"{s.mean_sojourn:.3f}",
+                         f"{s.planned_gain:.4f}", f"{s.accuracy['realised']:.4f}",
+                         "yes" if s.accuracy["met"] else "**no**"))
+            print(rows[-1], flush=True)
+    rng = np.random.default_rng(0)  # docs/routing.md's example pool
+    small = R.Variant("small", 4, R.Empirical(rng.gamma(4, 0.0005, 2000), rng.random(2000) < 0.90))
+    large = R.Variant("large", 2, R.Empirical(rng.gamma(4, 0.0020, 2000), rng.random(2000) < 0.98))
+    pool, target = R.Pool([small, large]), R.Target(0.95)
+    lam = 0.7 * R.max_feasible_load(pool, target)
+    for label, name, opts in (("pop", "pop", {}), ("pop, no overflow", "pop", {"overflow": False}),
+                              ("rjiq", "rjiq", {})):
+        s = simulate_one(pool, name, target, lam, jobs, seed=41, **opts)
+        rows.append(("4+2 docs pool, 0.70, a* = 0.95", label, f"{s.lp_mean_latency * 1e3:.3f} ms",
+                     f"{s.mean_sojourn * 1e3:.3f} ms", f"{s.planned_gain:.4f}",
+                     f"{s.accuracy['realised']:.4f}", "yes" if s.accuracy["met"] else "**no**"))
+        print(rows[-1], flush=True)
+    return rows
+
+
+def tail_quality_target(jobs, n=100):
+    """Routing on q_k(τ) = P(correct ∧ service ≤ τ) instead of a_k; waiting is not in q."""
+    pool = prototype(n)
+    target = R.Target(0.70, tau=2.5)
+    q = target.gain_vector(pool)
+    full = R.max_feasible_load(pool, target)
+    rows = []
+    for f in (0.5, 0.9):
+        lam = f * full
+        bound = R.lp_bound(pool, lam, target)
+        for p in ("rjiq", "pop", "most-accurate", "jsq"):
+            s = simulate_one(pool, p, target, lam, jobs, seed=21)
+            if s is None:
+                continue
+            chk = s.target_check
+            rows.append((f"{f:.2f}", p, f"{bound.mean_latency:.3f}", f"{s.mean_sojourn:.3f}",
+                         f"{s.planned_gain:.4f}", f"{chk['realised']:.4f}",
+                         "yes" if chk["met"] else "**no**", f"{s.accuracy['realised']:.4f}",
+                         " / ".join(f"{x:.2f}" for x in s.shares)))
+            print(rows[-1], flush=True)
+    return q, full / pool.total_capacity, rows
+
+
+def _best_of(repeats, fn):
+    """The shortest of ``repeats`` timings: other jobs on the machine only ever add time."""
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def simulator_cost(jobs, repeats=3):
+    """Jobs simulated per second: heap engine and SimPy at n = 10 and 1,000 per type."""
+    target = R.Target(A_STAR)
+    rows = []
+    base = None
+    for engine, n in (("heap", 10), ("heap", 1000), ("simpy", 10), ("simpy", 1000)):
+        pool = prototype(n)
+        lam = 0.45 * pool.total_capacity
+        m = jobs // 2 if engine == "heap" else jobs // 8
+
+        def once():
+            R.simulate(pool, R.make_policy("pop", pool, target, rng=1), lam, m, rng=2, engine=engine)
+        rate = m / _best_of(repeats, once)
+        base = base or rate
+        rows.append((engine, n, 3 * n, f"{rate:,.0f}", f"{rate / base:.2f}"))
+        print(rows[-1], flush=True)
+    return rows
+
+
+def decision_cost(decisions=100000, repeats=3):
+    """Microseconds per choose() + assign() + release() on a half-busy pool of 3,000 servers."""
+    pool = prototype(1000)
+    target = R.Target(A_STAR)
+    lam = 0.45 * pool.total_capacity
+    rows = []
+    for name in ("rjiq", "pop", "jsq", "random-lp", "most-accurate", "single:type2"):
+        policy = R.make_policy(name, pool, target, load=lam, rng=3)
+        state = R.PoolState(pool.servers)
+        rng = np.random.default_rng(4)
+        for s in rng.choice(state.servers, state.servers // 2, replace=False):
+            state.assign(int(s))
+
+        def once():
+            for _ in range(decisions):
+                s = policy.choose(state)
+                state.assign(s)
+                state.release(s)
+        rows.append((name, f"{_best_of(repeats, once) / decisions * 1e6:.2f}"))
+        print(rows[-1], flush=True)
+    return rows
+
+
+def batch_means_calibration(reps):
+    """Coverage of the nominal-90% batch-means interval for the M/M/c mean wait (Erlang C)."""
+    q = stats.t.ppf(0.95, R._stats.DEFAULT_BATCHES - 1)
+    rows = []
+    for c, rho, jobs in ((1, 0.5, 40000), (4, 0.7, 40000), (16, 0.8, 100000), (16, 0.8, 400000)):
+        pool = R.Pool.exponential([1.0], [0.9], c)
+        exact = R.erlang_c_wait(c, 1.0, rho * c)
+        covered = []
+        for r in range(reps):
+            sim = R.simulate(pool, R.make_policy("central-queue", pool, R.Target(0.5)), rho * c, jobs,
+                             rng=70000 + r)
+            m, se = R.batch_means(sim.measured(sim.wait))
+            covered.append(abs(m - exact) <= q * se)
+        cov = float(np.mean(covered))
+        rows.append((c, rho, f"{jobs:,}", reps, f"{cov:.3f}",
+                     f"± {1.96 * np.sqrt(0.09 / reps):.3f}"))
+        print(rows[-1], flush=True)
+    return rows
+
+
+def part_a_simulation(args):
+    jobs = args.jobs
+    sizes = SIZES if not args.quick else (10, 100)
+    fractions = FRACTIONS if not args.quick else (0.25, 0.7, 0.95)
+    t_start = time.perf_counter()
+    curves, sections = latency_against_load(jobs, sizes, fractions)
+    png = os.path.join(HERE, "routing-simulation.png")
+    plot_curves(curves, fractions, png)
+    proto = prototype_figures(jobs)
+    overflow = pop_overflow(jobs)
+    q, tq_full, tq_rows = tail_quality_target(jobs)
+    cost = simulator_cost(jobs)
+    decide = decision_cost()
+    calib = batch_means_calibration(40 if args.quick else 100)
+    summary_rows = []
+    for n, (full, per_policy) in curves.items():
+        for p in ("rjiq", "pop"):
+            pts = [(f, x) for f, x in zip(fractions, per_policy[p]) if x is not None]
+            body_r = [x.mean_sojourn / x.lp_mean_latency for f, x in pts if f <= 0.9 + 1e-9]
+            edge = [x.mean_sojourn / x.lp_mean_latency for f, x in pts if f > 0.9 + 1e-9]
+            misses = sum(1 for _, x in pts if not x.accuracy["met"])
+            planned = min(x.planned_gain for _, x in pts)
+            summary_rows.append((n, p, f"{min(body_r):.3f}", f"{np.median(body_r):.3f}",
+                                 f"{max(body_r):.3f}", f"{edge[-1]:.3f}" if edge else "—",
+                                 f"{planned:.4f}", misses))
+    headers = ("load", "λ (/s)", "T_LP-LB") + tuple(SHORT.get(p, p) for p in POLICIES)
+    body = [f"Machine: {machine_line()}; other engineers' jobs shared its 2 cores, which affects "
+            f"only the timing rows. {jobs:,} Poisson arrivals per point, the first 10% dropped "
+            "as warm-up; every policy at one load sees the same arrivals (common random numbers). "
+            "Instance: variants.md §A's prototype, μ = (2, 1, 0.5)/s, a = (0.70, 0.80, 0.90), "
+            "a* = 0.80, n servers of each type; the accuracy-feasible load is 4/7 = 57.1% of "
+            "capacity. R-JIQ plans with headroom δ = 5% (shrunk only where the load forces it; "
+            "random-lp likewise); POP η = 0.02. Cells: mean latency in s (ratio to the bound); "
+            "✗ marks a realised accuracy that the batch-means check (α = 1e-4) calls below a*. "
+            "A ratio a little below 1 is the sampling error of the realised service times (the "
+            "mean latency's batch-means standard error is ≈ 0.3% here), not a policy beating "
+            "the bound.",
+            "", f"![latency against load](routing-simulation.png)", ""]
+    for n, rows, secs in sections:
+        body += [f"**n = {n} per type ({3 * n} servers)**, {secs:.0f} s of simulation:", "",
+                 table(headers, rows), ""]
+    body += ["**R-JIQ and POP against the bound** (ratio of mean latency to T_LP-LB over the loads "
+             "up to 90%, and at 95%; lowest planned accuracy, i.e. the mean a_k of the types "
+             "chosen, over all loads; points the check calls a miss):", "",
+             table(("n per type", "policy", "min ≤ 90%", "median ≤ 90%", "max ≤ 90%", "at 95%",
+                    "lowest planned accuracy", "accuracy misses"), summary_rows), ""]
+    body += ["**variants.md §A prototype figures**, reproduced (n = 30 / 120 / 480 in all; load as "
+             "a share of capacity; ± one batch-means standard error):", "",
+             table(("load", "policy", "T_LP-LB", "mean T, ours", "mean T, variants.md",
+                    "realised accuracy"), proto), ""]
+    body += ["**POP's overflow stage** (prototype with n = 10 per type near the accuracy-feasible "
+             "load, and docs/routing.md's pool of 4 small + 2 large servers): "
+             "'planned' is the mean a_k of the types chosen; 'met' is the batch-means check.", "",
+             table(("load", "policy", "T_LP-LB", "mean T", "planned accuracy", "realised accuracy",
+                    "met"), overflow), ""]
+    body += [f"**Tail-quality target** ≥ 0.70 correct within τ = 2.5 s (n = 100 per type): the "
+             f"gains are q_k(τ) = a_k·P(service ≤ τ) = ({', '.join(f'{x:.3f}' for x in q)}) — the "
+             f"middle type is the best on time, the most accurate one is the worst; feasible up "
+             f"to {100 * tq_full:.1f}% of capacity. 'planned' is the mean q_k(τ) of the types "
+             "chosen (service time only); 'realised' counts a job only if correct and its "
+             "sojourn, waiting included, is ≤ τ.", "",
+             table(("load", "policy", "T_LP-LB", "mean T", "planned q", "realised TQ", "met",
+                    "accuracy", "shares"), tq_rows), ""]
+    body += ["**Simulator cost** (jobs simulated per second, POP at load 0.45, best of 3; ratio to "
+             "the heap engine at n = 10 in the same run; SimPy runs the same model and gives identical "
+             "per-job times, tests/test_routing_sim.py):", "",
+             table(("engine", "n per type", "servers", "jobs/s", "ratio"), cost), "",
+             "**Decision cost** on 3,000 servers, half busy (µs per choose + assign + release, "
+             "Python, best of 3):", "", table(("policy", "µs"), decide), ""]
+    body += ["**Calibration of the batch-means interval** (20 batches, t quantile) for the M/M/c "
+             "mean wait against Erlang C, nominal 90%:", "",
+             table(("c", "ρ", "jobs", "runs", "coverage", "95% band of a correct 90%"), calib), ""]
+    body += ["**Where this differs from the paper's claims, and why.** " + differences(summary_rows), ""]
+    body.append(f"Total {time.perf_counter() - t_start:.0f} s.")
+    return "\n".join(body), summary_rows
+
+
+def differences(summary_rows):
+    """The paper's two claims held against this run's ratios (text with the measured figures)."""
+    by = {(r[0], r[1]): r for r in summary_rows}
+    sizes = sorted({n for n, _ in by})
+
+    def span(p):
+        return "; ".join(f"n = {n}: {by[n, p][2]}–{by[n, p][4]}× up to 90% load, {by[n, p][5]}× at 95%"
+                         for n in sizes)
+
+    low = min(float(by[n, "pop"][6]) for n in sizes)
+    return (f"R-JIQ approaches the bound as n grows ({span('rjiq')}), as the paper says, but at "
+            "small n it is far from it even with 5% headroom: a job drawn for a type whose "
+            "servers are all busy waits behind one random server. POP (our reading, with our "
+            f"overflow stage) stays within a few percent of the bound without λ up to 90% of the "
+            f"accuracy-feasible load at every n ({span('pop')}); its lowest chosen accuracy over "
+            f"all points is {low:.4f}. At 95% with n = 10 per type POP reaches a* only by queueing "
+            "at the accurate type, and its latency rises far above the bound (without the "
+            "overflow stage it stays near the bound but misses a*, see the overflow table): the "
+            "LP's feasible load is a fluid limit that a finite pool reaches only with long "
+            "queues. jsq and fastest-idle run at half the bound because they ignore accuracy. "
+            "The paper's POP rule is not public; these figures are for our reconstruction.")
+
+
+# Each part: its RESULTS.md section title and the function that measures it and writes the body.
+PARTS = {"simulation": ("Routing (a): simulated latency against load (benchmarks/routing.py)",
+                        part_a_simulation)}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--part", choices=sorted(PARTS) + ["all"], default="all")
+    ap.add_argument("--jobs", type=int, default=200000)
+    ap.add_argument("--quick", action="store_true", help="fewer sizes and loads (a smoke run)")
+    args = ap.parse_args()
+    for name, (title, part) in PARTS.items():
+        if args.part in (name, "all"):
+            body, _ = part(args)
+            if not args.quick:
+                write_section(title, body)
+                print("written to benchmarks/RESULTS.md")
+            else:
+                print(body)
+
+
+if __name__ == "__main__":
+    main()
