@@ -50,6 +50,14 @@ def test_estimate_full_compare_report(pair):
         assert row["mean_se_combined"] > 0 and row["mean_se_parts"]["estimate"] > 0
         assert 0 <= row["split_jsd"] <= 1 and row["reproduces"] in (True, False)
     assert doc["loadgen"]["performance_tests"][0]["query_count"] > 0
+    # LoadGen's verdict is printed with its reasons: never a bare INVALID beside
+    # "early stopping met" (this run is short on purpose, so LoadGen may well call it INVALID)
+    lg_lines = [line for line in p.stdout.splitlines() if line.startswith("LoadGen (full run")]
+    assert len(lg_lines) == len(doc["loadgen"]["performance_tests"])
+    for v, line in zip(doc["loadgen"]["performance_tests"], lg_lines):
+        assert line.startswith(f"LoadGen (full run, performance test): {v['verdict']}; early stopping")
+        if v["validity"] != "VALID":
+            assert v["reasons"] and v["verdict"] == "INVALID: " + "; ".join(v["reasons"])
     assert set(doc["drift"]) == {"estimate", "full"} and "message" in doc["drift"]["full"]
     drift_warnings = [f"the {side} run drifts: {d['message']}"
                       for side, d in doc["drift"].items() if d["drifting"]]
@@ -73,6 +81,29 @@ def test_estimate_full_compare_report(pair):
     assert page.count("data:image/png;base64,") >= 9 and "Reduced estimate against the full run" in page
     assert "Self-checks" in page and "Calibrated checks" in page and "interval for the min" in page
     assert len([f for f in os.listdir(html.parent / "r_files") if f.endswith(".png")]) >= 9
+
+
+@pytest.mark.slow
+def test_compare_names_why_loadgen_calls_the_full_run_invalid(pair):
+    # the full run's LoadGen result as an INVALID one (its minimum duration not met) while
+    # early stopping held: compare's text gives LoadGen's reason, not a bare INVALID
+    from tailq_loadgen import records
+    from tailq_loadgen.workflow import _compare, _inputs
+
+    _, est, full = pair
+    run_tailq("compare", str(est), str(full), "--overwrite")
+    doc = json.loads((est / "compare.json").read_text())
+    run = records.load_run(str(full))
+    for t in run.metadata["tests"]:
+        if t["mode"] == "PerformanceOnly":
+            t.pop("verdict", None)
+            t["loadgen_result"].update(result_validity="INVALID", result_min_duration_met=False,
+                                       early_stopping_met=True)
+    doc["loadgen"] = _compare._loadgen_view(run, _inputs.pass_matrix(run))
+    line = next(line for line in _compare.format_compare(doc).splitlines()
+                if line.startswith("LoadGen (full run"))
+    assert line.startswith("LoadGen (full run, performance test): INVALID: min duration not met")
+    assert "; early stopping met" in line
 
 
 @pytest.mark.slow

@@ -190,7 +190,12 @@ def _loadgen_view(run, matrix):
                 or (run.metadata.get("scenario") == "Server" and target and pct and lat.size):
             ours = tailquality.early_stopping(lat, run.metadata["scenario"], pct,
                                               target_latency_ns=target).as_dict()
+        # LoadGen's verdict with its reasons (runs captured before it was recorded: formed
+        # from the same logs), so INVALID never stands without why
+        v = t.get("verdict") or records.verdict(lg, t.get("effective_settings"))
         view.append({"pass": t["pass"], "validity": lg.get("result_validity"),
+                     "verdict": records.format_verdict(v), "reasons": list(v.get("reasons") or []),
+                     "fix": v.get("fix"),
                      "tailq_early_stopping": ours,
                      "early_stopping_met": lg.get("early_stopping_met"),
                      "early_stopping_result": (lg.get("early_stopping_result") or "").strip(),
@@ -263,9 +268,11 @@ def format_compare(doc):
     lg = doc["loadgen"]
     for v in lg["performance_tests"]:
         pl = v["percentile_latency_ns"]
-        lines.append(f"LoadGen (full run, performance test): {v['validity']}, early stopping "
-                     f"{'met' if v['early_stopping_met'] else 'not met'}, p{(v['target_percentile'] or 0) * 100:g} "
+        lines.append(f"LoadGen (full run, performance test): {v.get('verdict') or v['validity']}; early "
+                     f"stopping {'met' if v['early_stopping_met'] else 'not met'}, p{(v['target_percentile'] or 0) * 100:g} "
                      f"latency {pl / 1e6 if pl else float('nan'):.3f} ms over {v['query_count']} queries")
+        if v.get("fix"):
+            lines.append(f"  to make it VALID: {v['fix']}")
     if lg["passes_percentile_latency_ns_loadgen_rule"]:
         lines.append("full run's passes, LoadGen's percentile rule: " + ", ".join(
             f"p{k[:-3]} {v / 1e6:.3f} ms" for k, v in lg["passes_percentile_latency_ns_loadgen_rule"].items()))
