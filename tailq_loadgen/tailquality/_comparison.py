@@ -121,7 +121,8 @@ def split_half(observed, floor, tau, bin_width=DEFAULT_BIN_WIDTH):
 
 def compare_prediction(model, metric, thetas, observed, seed, *, predicted=None, mc=2000,
                        est_se=None, est_df=math.inf, tau=0.05, bin_width=DEFAULT_BIN_WIDTH,
-                       level=LEVEL, floor_draws=FLOOR_DRAWS, reference=None):
+                       level=LEVEL, floor_draws=FLOOR_DRAWS, reference=None,
+                       reference_metric=None):
     """Every check of a prediction against R observed passes ``observed`` (T, R), per θ.
 
     ``predicted``: the prediction's own draws (T, M) — by default ``mc`` passes of the
@@ -129,7 +130,9 @@ def compare_prediction(model, metric, thetas, observed, seed, *, predicted=None,
     of its mean (0 when the model is the truth), with ``est_df`` degrees of freedom;
     ``reference``: a model fitted to the observed run itself, whose fresh runs give the
     split-half floor ("two halves of a stationary run like this one"); by default the
-    prediction's."""
+    prediction's; ``reference_metric``: the metric over the observed run's own samples (by
+    default ``metric``; they differ when runs of different datasets are compared with
+    --force)."""
     observed = np.asarray(observed, dtype=np.float64)
     t_count, r = observed.shape
     if predicted is None:
@@ -138,7 +141,8 @@ def compare_prediction(model, metric, thetas, observed, seed, *, predicted=None,
     floors = fresh_floor(fresh_sets(model, metric, thetas, r, seed, floor_draws), predicted,
                          bin_width)
     if reference is not None:
-        own = fresh_floor(fresh_sets(reference, metric, thetas, r, seed + 1, floor_draws),
+        own = fresh_floor(fresh_sets(reference, metric if reference_metric is None else
+                                     reference_metric, thetas, r, seed + 1, floor_draws),
                           predicted, bin_width)
         for f, o in zip(floors, own):
             f.update({k: o[k] for k in ("split_median", "split_p95") if k in o})

@@ -81,7 +81,7 @@ def compare_runs(est_dir, full_dir, *, force=False, thresholds=None, mc=None, se
     thetas = tailquality.resolve_thresholds(parsed, m_full.latency[m_full.ok], rule)
     est_thetas = tailquality.resolve_thresholds(parsed, m_est.latency[m_est.ok], rule)
     _, synth, _ = metrics_for_run(est, m_est)
-    full_metric, _, _ = metrics_for_run(full, m_full)
+    full_metric, full_synth, _ = metrics_for_run(full, m_full)
     model_name = est_inputs.get("model", tailquality.DEFAULT_MODEL)
     if model_name not in tailquality.MODELS:
         raise UserError(f"{est_dir}: analysis.json names model {model_name!r}, which this tailq "
@@ -100,7 +100,7 @@ def compare_runs(est_dir, full_dir, *, force=False, thresholds=None, mc=None, se
     reference = tailquality.MODELS[model_name](m_full.latency, m_full.ok, m_full.sizes,
                                                run_level=run_level)
     checks = tailquality.compare_prediction(model, synth, thetas, observed, seed, predicted=predicted,
-                                            reference=reference,
+                                            reference=reference, reference_metric=full_synth,
                                             est_se=est_se, tau=tau, bin_width=bin_width,
                                             est_df=tailquality.standard_error_df(m_est.n_passes),
                                             level=level, floor_draws=noise_draws)
