@@ -52,7 +52,7 @@ def test_verdict_box_says_do_not_rely_and_why():
     assert c.level == "bad" and "does not reproduce" in c.headline and "do not rely on it" in c.headline
     text = [f[2] for f in c.findings if f[0] == "estimate vs full run"][0]
     assert "At p99 the distributions differ (JSD 0.300" in text and "p90" not in text
-    assert "lies outside the predicted range (85.00%–95.00%)" in text
+    assert "lies outside the predicted interval for it (85.00%–95.00%)" in text
     assert any("Do not use the estimate's figures at p99" in s for s in c.next_steps)
 
 

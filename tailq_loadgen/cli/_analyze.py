@@ -1,6 +1,6 @@
 """``tailq analyze RUN_DIR``: observed and predicted tail quality → analysis.json."""
 
-from .. import workflow
+from .. import tailquality, workflow
 from ._common import progress_bar
 
 
@@ -11,7 +11,7 @@ def add_parser(sub):
                    help="comma-separated: percentiles of pooled latency (p99) or times (50ms)")
     p.add_argument("--mc", type=int, default=2000, help="synthetic passes (Monte Carlo)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--model", default="pooled", choices=("pooled", "pooled-robust", "plain-kde"),
+    p.add_argument("--model", default=tailquality.DEFAULT_MODEL, choices=tuple(tailquality.MODELS),
                    help="per-sample latency model (docs/analysis.md)")
     p.add_argument("--no-run-level", action="store_true", help="turn off the per-pass shift")
     p.add_argument("--window", type=int, default=5)

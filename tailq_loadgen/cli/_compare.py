@@ -15,8 +15,9 @@ def add_parser(sub):
     p.add_argument("--out", default=None, help="compare.json path (default: in ESTIMATE_DIR)")
     p.add_argument("--overwrite", action="store_true", help="replace an earlier compare.json")
     p.add_argument("--fail-if", action="append", default=[],
-                   help="exit 1 when it holds: jsd>0.05, mean_diff>0.005, ratio<10, "
-                        "worst_outside, no_match (repeatable, or comma-separated)")
+                   help="exit 1 when it holds: jsd>0.05, mean_diff>0.005, mean_z>2, ratio<10, "
+                        "worst_outside, no_match, mean_outside, reference_unstable, self_check "
+                        "(repeatable, or comma-separated; docs/workflow.md)")
     p.set_defaults(func=main)
 
 

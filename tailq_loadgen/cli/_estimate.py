@@ -1,6 +1,6 @@
 """``tailq estimate``: real passes in rounds until the prediction converges (spec §5)."""
 
-from .. import workflow
+from .. import tailquality, workflow
 from ._common import add_analysis_args, add_capture_args, capture_options, harness_from_args
 
 
@@ -20,7 +20,7 @@ def add_parser(sub):
                    help="budget: stop (not converged) after this many real passes")
     p.add_argument("--max-time", type=float, default=None,
                    help="budget: stop (not converged) after this many seconds (default: no time budget)")
-    p.add_argument("--model", default="pooled", choices=("pooled", "pooled-robust", "plain-kde"),
+    p.add_argument("--model", default=tailquality.DEFAULT_MODEL, choices=tuple(tailquality.MODELS),
                    help="per-sample latency model (docs/analysis.md)")
     p.set_defaults(func=main)
 

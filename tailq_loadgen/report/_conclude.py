@@ -32,7 +32,8 @@ def _role(section):
 def _reproduction(compare):
     """(level, text, failing labels) for one compare.json."""
     rows = compare["thresholds"]
-    bad = [r for r in rows if r["match"] == "no" or not r["worst_inside"]]
+    bad = [r for r in rows if r["match"] == "no" or not r["worst_inside"]
+           or r.get("mean_within") is False]
     ratio = min(r["ratio"] for r in rows)
     if not bad:
         return "good", (f"At every threshold ({', '.join(r['label'] for r in rows)}) each "
@@ -47,9 +48,11 @@ def _reproduction(compare):
             why.append(f"the distributions differ (JSD {r['jsd']:.3f}, above both τ "
                        f"{compare['tau']:g} and the noise floor {r['noise_floor_p95']:.3f})")
         if not r["worst_inside"]:
+            lo, hi = r.get("worst_interval") or (r["predicted"]["min"], r["predicted"]["max"])
             why.append(f"the full run's worst pass ({_pct(r['observed']['min'])}) lies outside "
-                       f"the predicted range ({_pct(r['predicted']['min'])}–"
-                       f"{_pct(r['predicted']['max'])})")
+                       f"the predicted interval for it ({_pct(lo)}–{_pct(hi)})")
+        if r.get("mean_within") is False:  # issue 11: the mean in units of the combined SE
+            why.append(f"the mean differs by {r['mean_z']:+.1f} standard errors")
         parts.append(f"at {r['label']} " + " and ".join(why))
     return "bad", ("; ".join(parts)[0].upper() + "; ".join(parts)[1:] + "."), [r["label"] for r in bad]
 
@@ -153,7 +156,8 @@ GLOSSARY = (
     ("noise floor", "the JSD a perfect prediction would still show against as many passes as the "
                     "full run has, because those passes are a finite sample; a prediction within "
                     "its 95th percentile matches"),
-    ("worst inside", "whether the full run's worst pass falls inside the predicted range"),
+    ("worst inside", "whether the full run's worst pass falls inside the 95% prediction interval "
+                     "for the worst of that many passes"),
     ("drift", "the passes of a run changing over time (slower later, more stalls); a drifting "
               "run is not one distribution, and no estimate can match it"),
     ("VALID / INVALID", "LoadGen's verdict on a performance test: minimum duration, minimum "

@@ -12,6 +12,7 @@ import io
 import os
 
 from ..records import format_metric
+from ._checks import checks_html, compare_checks_html
 from ._conclude import GLOSSARY, conclude
 from ._plots import FIGURES
 from ._systems import overlay_figure, system_line, systems_html
@@ -199,9 +200,11 @@ def write_report(sections, html_path, systems=None, routing=None):
                      "<p>No performance test in this run: LoadGen judges VALID/INVALID only "
                      "performance tests; its AccuracyOnly passes carry no verdict.</p>")
         parts.append("<h3>Thresholds</h3>" + _theta_table(d["thetas"]))
-        parts.append("<h3>Tail quality, observed and predicted (%)</h3>" + _analysis_table(a))
+        parts.append("<h3>Tail quality, observed and predicted (%)</h3>" + _analysis_table(a)
+                     + checks_html(a))
         if d["compare"] is not None:
-            parts.append("<h3>Reduced estimate against the full run</h3>" + _compare_table(d["compare"]))
+            parts.append("<h3>Reduced estimate against the full run</h3>" + _compare_table(d["compare"])
+                         + compare_checks_html(d["compare"]))
         for name, draw in FIGURES:
             if name == "latency_vs_size" and d["sizes"] is None:
                 continue  # fixed-size data: latency against size says nothing

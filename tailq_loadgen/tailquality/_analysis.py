@@ -1,18 +1,23 @@
-"""The analysis: observed and predicted tail-quality distributions and their convergence."""
+"""The analysis: observed and predicted tail-quality distributions, their convergence, and
+the self-checks that say whether to trust them."""
 
 import dataclasses
 import math
 
 import numpy as np
 
+from . import _selfcheck
 from ._drift import drift_check
-from ._jsd import DEFAULT_BIN_WIDTH, common_bins, histogram, rjsd, rjsd_public_code
+from ._jsd import (DEFAULT_BIN_WIDTH, common_bins, hist_rjsd, hist_rjsd_public_code, histogram,
+                   law_histogram)
 from ._mlperf import mlperf_query_count
-from ._model import MODELS
+from ._model import DEFAULT_MODEL, MODELS
 from ._observed import no_limit_quality, observed_tq
 from ._percentile import LOADGEN_CONVENTION, PACKAGE_CONVENTION
+from ._predict import is_additive, predict
 from ._summary import tq_stats
 from ._thresholds import resolve_thresholds
+from ._uncertainty import mean_standard_error
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,7 +39,7 @@ class ThresholdResult:
     observed: object            # TQStats over the real passes
     observed_per_pass: tuple
     predicted: object           # TQStats over the synthetic passes
-    predicted_mean_se: float    # the prediction's own standard error of mean TQ (run level)
+    predicted_mean_se: float    # standard error of the predicted mean TQ (jackknife over passes)
     predicted_values: np.ndarray = dataclasses.field(repr=False, compare=False)
 
     def as_dict(self, bin_width=DEFAULT_BIN_WIDTH):
@@ -50,26 +55,6 @@ def histogram_dict(values, bin_width=DEFAULT_BIN_WIDTH):
     lo, hi = common_bins(values, bin_width=bin_width)
     counts = np.rint(histogram(values, lo, hi, bin_width) * values.size).astype(int)
     return {"bin_width": bin_width, "first_bin": lo, "counts": counts.tolist(), "n": int(values.size)}
-
-
-def mean_standard_error(model, metric, thetas, mc, rng):
-    """Standard error of the predicted mean TQ from the run-level mean's uncertainty.
-
-    Every sample's location carries the observed passes' mean shift, known to ±σ_δ/√R
-    (spec §4.4). Predicting with all locations moved by ±1 SE and halving the difference of
-    the means gives that uncertainty in quality units (common random numbers on both sides).
-    """
-    se = model.shift_standard_error()
-    if se == 0 or not hasattr(model, "mu"):
-        return np.zeros(len(thetas))
-    state = np.random.default_rng(rng).bit_generator.state
-    means = []
-    for sign in (1.0, -1.0):
-        g = np.random.default_rng()
-        g.bit_generator.state = state
-        moved = dataclasses.replace(model, mu=model.mu + sign * se)
-        means.append(predict_tq(moved, metric, thetas, mc, g).mean(axis=1))
-    return np.abs(means[0] - means[1]) / 2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,6 +78,7 @@ class Analysis:
     drift: object
     warnings: tuple
     conventions: dict
+    self_checks: dict = None
 
     def as_dict(self):
         d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
@@ -104,19 +90,9 @@ class Analysis:
         return d
 
 
-def predict_tq(model, metric, thetas, mc, rng, chunk=256):
-    """Tail quality of ``mc`` synthetic passes at each θ: (T, mc)."""
-    rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-    thetas = np.asarray(thetas, dtype=np.float64)
-    out = np.empty((thetas.size, mc))
-    n = model.n_samples
-    for start in range(0, mc, chunk):
-        c = min(chunk, mc - start)
-        lat = model.sample(c, rng)                                   # (N, c)
-        valid = lat[None, :, :] <= thetas[:, None, None]             # (T, N, c)
-        out[:, start:start + c] = metric.evaluate(
-            valid.transpose(1, 0, 2).reshape(n, thetas.size * c)).reshape(thetas.size, c)
-    return out
+def predict_tq(model, metric, thetas, mc, seed):
+    """Tail quality of ``mc`` synthetic passes at each θ: (T, mc). ``seed``: an integer."""
+    return predict(model, metric, thetas, mc, seed, conditional=False).values
 
 
 def _validate(latency, ok, sizes, mc, window, tau, bin_width):
@@ -155,14 +131,23 @@ class ConvergenceTracker:
 
     ``update(latency, ok)`` takes every pass so far (N, k) and returns the ConvergenceStep.
     Percentile thresholds are resolved from the passes given, so the trace says what the
-    estimate would have reported after k passes. Every step draws from the same random
-    stream (common random numbers), so the prediction after k passes does not depend on which
-    earlier steps were computed, and rJSD measures how much the *model* changed between
-    rounds rather than Monte Carlo noise (which alone would put rJSD near
-    sqrt(bins/(4·mc·ln 2)) ≈ 0.04 at mc = 2000, too close to τ to mean anything).
+    estimate would have reported after k passes.
+
+    rJSD must measure how much the *model* changed between rounds, not Monte Carlo noise
+    (independent draws would put it near sqrt(bins/(4·mc·ln 2)) ≈ 0.1 at mc = 2000 whatever
+    the data, and the stop rule would measure mc). Two things make it so:
+
+    * every synthetic pass keeps its uniforms across refits and each law maps a uniform to
+      the same quantile whatever k (``_streams``, ``_laws``);
+    * for metrics that are sums of per-sample scores, the histograms compared are those of
+      each synthetic pass's conditional law given its run-level factors
+      (``_jsd.conditional_histogram``), which carry no per-sample noise: even perfectly
+      coupled draws jitter each pass's TQ by a few samples per refit, enough at N ≈ 1,000
+      to keep the JSD of 0.1-pp histograms at the noise level. Other metrics (F1) compare
+      drawn passes, so their rJSD keeps a Monte Carlo part that falls as 1/√mc.
     """
 
-    def __init__(self, metric, thresholds, *, sizes=None, mc=2000, seed=0, model="pooled",
+    def __init__(self, metric, thresholds, *, sizes=None, mc=2000, seed=0, model=DEFAULT_MODEL,
                  run_level=True, resolution=1.0, window=5, tau=0.05,
                  bin_width=DEFAULT_BIN_WIDTH, percentile_rule="linear"):
         if model not in MODELS:
@@ -179,38 +164,41 @@ class ConvergenceTracker:
     def converged(self):
         return bool(self.steps) and self.steps[-1].converged
 
+    def fit(self, latency, ok):
+        """The model fitted to (some of) the passes, with the tracker's options."""
+        return MODELS[self.model](latency, ok, self.sizes, resolution=self.resolution,
+                                  run_level=self.run_level)
+
     def update(self, latency, ok):
         k = latency.shape[1]
         self.thetas = resolve_thresholds(self.thresholds, latency[ok & np.isfinite(latency)],
                                          self.percentile_rule)
-        kwargs = {"run_level": self.run_level} if self.model.startswith("pooled") else {}
-        self.fitted = MODELS[self.model](latency, ok, self.sizes, resolution=self.resolution,
-                                         **kwargs)
-        rng = np.random.default_rng(self.seed)
-        pred = predict_tq(self.fitted, self.metric, self.thetas, self.mc, rng)
+        self.fitted = self.fit(latency, ok)
+        pred = predict(self.fitted, self.metric, self.thetas, self.mc, self.seed,
+                       draws=not is_additive(self.metric))
+        hists = [law_histogram(pred, t, self.bin_width) for t in range(len(self.thresholds))]
         prev = self.history[-self.window:]
-        t_range = range(len(self.thresholds))
-        rj = tuple(rjsd(pred[t], [h[t] for h in prev], self.bin_width) for t in t_range)
-        rj_pub = tuple(rjsd_public_code(pred[t], [h[t] for h in prev], self.bin_width)
-                       for t in t_range)
+        rj = tuple(hist_rjsd(h, [p[t] for p in prev]) for t, h in enumerate(hists))
+        rj_pub = tuple(hist_rjsd_public_code(h, [p[t] for p in prev]) for t, h in enumerate(hists))
         step = ConvergenceStep(k, rj, rj_pub, len(prev) >= self.window and
                                all(v <= self.tau for v in rj))
         self.steps.append(step)
-        self.history.append(pred)
+        self.history.append(hists)   # per threshold: (first bin, probabilities)
         return step
 
 
 def analyze(latency, ok, metric, thresholds, *, sizes=None, synthetic_metric=None, mc=2000,
-            seed=0, model="pooled", run_level=True, resolution=1.0, window=5, tau=0.05,
+            seed=0, model=DEFAULT_MODEL, run_level=True, resolution=1.0, window=5, tau=0.05,
             bin_width=DEFAULT_BIN_WIDTH, percentile_rule="linear", trace_from=2, trace_step=1,
-            full_run_passes=None, progress=None, tracker=None):
-    """Observed and predicted tail quality of a run.
+            full_run_passes=None, progress=None, tracker=None, self_checks=True):
+    """Observed and predicted tail quality of a run, with its self-checks.
 
     ``latency``/``ok``: (N, R) per sample and pass (ns); ``metric``: one metric or one per
     pass (observed); ``synthetic_metric``: the metric for synthetic passes (default:
     ``metric``, or the first pass's when per-pass); ``thresholds``: parsed Threshold objects.
     The convergence trace refits on the first k passes for k = trace_from, … R — or comes
     from ``tracker``, a ConvergenceTracker already updated up to R passes (``tailq estimate``).
+    ``self_checks``: run the in-sample and hold-out checks (docs/analysis.md).
     """
     latency, ok = _validate(latency, ok, sizes, mc, window, tau, bin_width)
     n, r = latency.shape
@@ -229,12 +217,12 @@ def analyze(latency, ok, metric, thresholds, *, sizes=None, synthetic_metric=Non
                 progress(k, r)
     if tracker.steps[-1].passes != r:
         raise ValueError("the convergence tracker's last step does not cover every pass")
-    thetas, final_pred, final_model = tracker.thetas, tracker.history[-1], tracker.fitted
+    thetas, final_model = tracker.thetas, tracker.fitted
+    final_pred = predict_tq(final_model, synth, thetas, tracker.mc, tracker.seed)
     observed = observed_tq(latency, ok, metric, thetas)
     tq_inf = no_limit_quality(ok, metric)
-
-    mean_se = mean_standard_error(final_model, synth, thetas, min(tracker.mc, 1000),
-                                  np.random.SeedSequence([tracker.seed, 1]))
+    mean_se = mean_standard_error(tracker.fit, latency, ok, synth, thetas, tracker.seed,
+                                  model=final_model)
     results = []
     for t, thr in enumerate(thresholds):
         results.append(ThresholdResult(
@@ -243,29 +231,49 @@ def analyze(latency, ok, metric, thresholds, *, sizes=None, synthetic_metric=Non
             predicted=tq_stats(final_pred[t], worst_of=full_run_passes),
             predicted_mean_se=float(mean_se[t]), predicted_values=final_pred[t]))
 
+    labels = [t.label for t in thresholds]
     drift = drift_check(latency, ok)
+    checks = {"drift": {"check": "drift", "ok": not drift.drifting,
+                        "verdict": "drift: " + ("FOUND — " if drift.drifting else "none — ")
+                        + drift.message}}
     warnings = []
+    if self_checks:
+        checks["in_sample"] = _selfcheck.in_sample(final_model, latency, ok, synth, metric, thetas,
+                                                   labels, tracker.seed)
+        checks["holdout"] = _selfcheck.holdout(tracker.fit, latency, ok, synth, metric, thetas,
+                                               labels, tracker.seed, mc=tracker.mc,
+                                               tau=tracker.tau, bin_width=tracker.bin_width)
+        warnings += checks["in_sample"]["warnings"] + checks["holdout"]["warnings"]
     if drift.drifting:
         warnings.append(drift.message)
     if r < 3 and run_level:
         warnings.append("fewer than 3 passes: the run-level component cannot be estimated and is off")
-    never = int(np.sum(final_model.fail_prob >= 1.0))
+    never = int(np.sum(np.asarray(final_model.fail_prob) >= 1.0))
     if never:
         warnings.append(f"{never} samples never completed successfully; they count as failed "
                         "in every synthetic pass")
+    if not is_additive(synth):
+        warnings.append(f"the metric ({getattr(synth, 'name', 'quality')}) is not a sum of "
+                        "per-sample scores: rJSD compares drawn passes and keeps a Monte Carlo "
+                        f"part (≈ 1/√mc); raise --mc for a stop rule that measures the data")
     steps = tuple(tracker.steps)
+    description = final_model.describe()
+    description["name"] = tracker.model
     return Analysis(
         thresholds=tuple(results), tq_inf=float(np.mean(tq_inf)),
         tq_inf_per_pass=tuple(float(v) for v in tq_inf), all_failed=float(synth.all_failed()),
-        n_samples=n, n_passes=r, mc=tracker.mc, seed=tracker.seed, model=final_model.describe(),
+        n_samples=n, n_passes=r, mc=tracker.mc, seed=tracker.seed, model=description,
         shift_se_log=final_model.shift_standard_error(), convergence=steps,
         converged=steps[-1].converged, tau=tracker.tau, window=tracker.window,
         bin_width=tracker.bin_width, full_run_passes=full_run_passes, drift=drift,
-        warnings=tuple(warnings),
+        warnings=tuple(warnings), self_checks=checks,
         conventions={"percentile": PACKAGE_CONVENTION, "threshold_rule": tracker.percentile_rule,
                      "loadgen_percentile": LOADGEN_CONVENTION,
                      "jsd": "Jensen-Shannon divergence, base 2, fixed-width bins",
                      "rjsd": "sqrt(mean over window of JSD2(new, previous))",
+                     "rjsd_histograms": ("conditional laws of each synthetic pass given its "
+                                         "run-level factors" if is_additive(synth) else
+                                         "drawn synthetic passes"),
                      "rjsd_public_code": "sqrt(mean over window of JS distance, natural log)",
                      "thresholds": "percentiles resolved from the passes each step had",
                      "latency_unit": "ns"})

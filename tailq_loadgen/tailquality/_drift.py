@@ -1,34 +1,57 @@
 """Is the run stationary? The prediction assumes later passes look like earlier ones.
 
-Two per-pass statistics are watched: the *shift* (median of each sample's centred
-log-latency: is the pass slower as a whole?) and the *tail mass* (the fraction of samples
-above the run's 90th percentile of centred log-latency: does the pass have more stalls?). A
-machine can keep its median and still move its tail: on a 2-vCPU VM the digits harness kept
-its median within 2% while its tail mass went from 25% to 4% of samples in one process.
+Two per-pass series are watched:
 
-Tests: a Spearman trend of each statistic against pass order (a steady drift), and a
-Kruskal–Wallis test across blocks of consecutive passes (a change that comes and goes, which
-a trend test misses). Passes that are merely noisy (stalls in bursts, independent between
-passes) are exchangeable, so neither test fires on them.
+* the **shift**: the median over samples of each sample's centred log-latency (is the pass
+  slower as a whole?);
+* the **stall share**: the share of the pass's samples more than ``STALL_CUT`` robust scales
+  above their own level (does the pass stall more?). A machine can keep its median and move
+  its tail: on a 2-vCPU VM the digits harness kept its median within 2% while its share of
+  stalls went from 1.4% to 4% of samples.
+
+Rank tests, exact under exchangeable passes whatever the law of a pass — so stationary
+passes that are merely bursty (one pass stalls far more than the next, independently) raise
+no alarm, and overdispersion needs no model:
+
+* Bartels' rank version of von Neumann's ratio, RVN = Σ(R_i − R_{i+1})² / Σ(R_i − R̄)²
+  (one-sided, small RVN), on both series: neighbouring passes more alike than chance — a
+  random walk, a slow wander, a step or a steady trend;
+* Spearman's ρ against pass order (two-sided) on the stall share, where a steady trend in a
+  noisy share is found sooner by ρ than by RVN. (The shift's ρ is reported, not tested: a
+  trend in the shift is what RVN sees best.)
+
+p-values come from 20,000 permutations of the series drawn with a fixed seed (deterministic;
+exact-in-law at any number of passes). Drift is flagged when a test is significant at
+``alpha`` (1%, Bonferroni over the three) *and* the change is material: block means of the
+shift that differ by ≥ ``min_shift`` (relative latency) or of the stall share by ≥
+``min_stall`` (absolute) and ≥ half the mean share. Power and false-alarm rate from
+simulation: docs/analysis.md.
 """
 
 import dataclasses
 
 import numpy as np
-from scipy import stats
+
+STALL_CUT = 3.5
+PERMUTATIONS = 20000
+_PERM_SEED = 20240611
 
 
 @dataclasses.dataclass(frozen=True)
 class DriftCheck:
     passes: int
-    slope_per_pass: float      # relative change of the pass's median latency per pass
-    spearman_rho: float
-    p_value: float             # the shift's trend test
+    slope_per_pass: float       # relative change of the pass's median latency per pass
+    spearman_rho: float         # shift against pass order
+    p_value: float              # smallest p of the shift's two tests
     drifting: bool
     message: str
-    tail_mass_block_means: tuple = ()  # tail mass per block of consecutive passes
-    tail_mass_p_value: float = float("nan")   # smallest p of the tail mass's two tests
-    shift_blocks_p_value: float = float("nan")
+    shift_von_neumann: float = float("nan")   # Bartels' RVN of the shifts (2 when exchangeable)
+    shift_p_values: dict = None               # {"von_neumann": p, "trend": p}
+    stall_share_per_pass: tuple = ()
+    stall_p_values: dict = None
+    shift_block_means: tuple = ()             # relative latency of blocks of consecutive passes
+    stall_block_means: tuple = ()
+    tail_mass_block_means: tuple = ()         # = stall_block_means (older name)
 
     def as_dict(self):
         return dataclasses.asdict(self)
@@ -36,59 +59,95 @@ class DriftCheck:
 
 def _blocks(r, min_per_block=4, max_blocks=5):
     b = min(max_blocks, r // min_per_block)
-    return np.array_split(np.arange(r), b) if b >= 2 else []
+    return np.array_split(np.arange(r), b) if b >= 2 else [np.arange(r)]
 
 
-def _kruskal(values, blocks):
-    groups = [values[i] for i in blocks]
-    if len(groups) < 2 or np.ptp(values) == 0:
-        return 1.0
-    return float(stats.kruskal(*groups).pvalue)
+def _ranks(x):
+    order = np.argsort(x, kind="stable")
+    ranks = np.empty(x.size)
+    ranks[order] = np.arange(1, x.size + 1)
+    # average ranks for ties
+    vals, inv = np.unique(x, return_inverse=True)
+    sums = np.bincount(inv, weights=ranks)
+    return (sums / np.bincount(inv))[inv]
 
 
-def drift_check(latency, ok, alpha=0.01, min_relative_change=0.005, min_tail_change=0.02,
-                min_block_shift=0.01):
-    """Trend and block tests of the per-pass shift and tail mass against pass order.
+def _perm_tests(x, perms):
+    """(RVN, p one-sided small, ρ, p two-sided) of series x by permutation."""
+    r = _ranks(np.asarray(x, dtype=np.float64))
+    if np.ptp(r) == 0:
+        return 2.0, 1.0, 0.0, 1.0
+    rc = r - r.mean()
+    denom = np.sum(rc ** 2)
+    p = rc[perms]                                         # (B, n)
+    rvn_null = np.sum(np.diff(p, axis=1) ** 2, axis=1) / denom
+    rvn = float(np.sum(np.diff(rc) ** 2) / denom)
+    t = np.arange(r.size) - (r.size - 1) / 2
+    t_norm = np.sqrt(np.sum(t ** 2))
+    rho_null = (p @ t) / (np.sqrt(denom) * t_norm)
+    rho = float(rc @ t / (np.sqrt(denom) * t_norm))
+    b = perms.shape[0]
+    p_rvn = (1 + np.sum(rvn_null <= rvn + 1e-12)) / (b + 1)
+    p_rho = (1 + np.sum(np.abs(rho_null) >= abs(rho) - 1e-12)) / (b + 1)
+    return rvn, float(p_rvn), rho, float(p_rho)
 
-    Flags drift when a test is significant at ``alpha`` (Bonferroni over the four tests)
-    *and* the change is material: a trend of at least ``min_relative_change`` per pass or
-    blocks whose shifts differ by ``min_block_shift`` (relative latency), or blocks whose tail
-    masses differ by ``min_tail_change`` (a real but negligible change is not a warning).
-    """
+
+def pass_series(latency, ok):
+    """Per-pass shift (median centred log-latency) and stall share, from the raw matrices."""
     latency = np.asarray(latency, dtype=np.float64)
     ok = np.asarray(ok, dtype=bool) & np.isfinite(latency) & (latency > 0)
-    r = latency.shape[1]
+    y = np.log(np.where(ok, latency, np.nan))
+    with np.errstate(all="ignore"):
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            level = np.nanmedian(y, axis=1, keepdims=True)
+            centred = y - level
+            shift = np.nan_to_num(np.nanmedian(centred, axis=0))
+            resid = centred - shift[None, :]
+            scale = 1.4826 * np.nanmedian(np.abs(resid))
+    scale = scale if np.isfinite(scale) and scale > 0 else 1.0
+    stalls = np.nan_to_num(resid, nan=-np.inf) > STALL_CUT * scale
+    share = stalls.sum(axis=0) / np.maximum(ok.sum(axis=0), 1)
+    return shift, share
+
+
+def drift_check(latency, ok, alpha=0.01, min_shift=0.005, min_stall=0.005):
+    """Rank tests of the per-pass shift and stall share against pass order (module docstring)."""
+    r = np.asarray(latency).shape[1]
     if r < 4:
         return DriftCheck(r, float("nan"), float("nan"), float("nan"), False,
                           "fewer than 4 passes: drift not tested")
-    y = np.log(np.where(ok, latency, np.nan))
-    centred = y - np.nanmean(y, axis=1, keepdims=True)
-    shift = np.nan_to_num(np.nanmedian(centred, axis=0))
-    cut = np.nanpercentile(centred, 90)
-    tail = np.sum(np.nan_to_num(centred, nan=-np.inf) > cut, axis=0) / np.maximum(ok.sum(axis=0), 1)
-    passes = np.arange(r)
-    each = alpha / 4
-    rho, p = stats.spearmanr(passes, shift) if np.ptp(shift) > 0 else (0.0, 1.0)
-    slope = float(np.expm1(np.polyfit(passes, shift, 1)[0]))
-    _, p_tail_trend = stats.spearmanr(passes, tail) if np.ptp(tail) > 0 else (0.0, 1.0)
+    shift, share = pass_series(latency, ok)
+    perms = np.argsort(np.random.default_rng(_PERM_SEED).random((PERMUTATIONS, r)), axis=1)
+    s_rvn, s_p_rvn, s_rho, s_p_rho = _perm_tests(shift, perms)
+    f_rvn, f_p_rvn, f_rho, f_p_rho = _perm_tests(share, perms)
+    each = alpha / 3
     blocks = _blocks(r)
-    p_shift_blocks, p_tail_blocks = _kruskal(shift, blocks), _kruskal(tail, blocks)
-    tail_means = tuple(round(float(tail[b].mean()), 4) for b in blocks)
-    shift_means = [float(shift[b].mean()) for b in blocks]
+    shift_means = tuple(round(float(np.expm1(shift[b].mean())), 5) for b in blocks)
+    stall_means = tuple(round(float(share[b].mean()), 5) for b in blocks)
+    shift_change = float(np.ptp(np.log1p(shift_means))) if len(blocks) > 1 else \
+        abs(float(shift[-1] - shift[0]))
+    stall_change = float(np.ptp(stall_means)) if len(blocks) > 1 else abs(float(share[-1] - share[0]))
+    slope = float(np.expm1(np.polyfit(np.arange(r), shift, 1)[0]))
     reasons = []
-    if p < each and abs(slope) >= min_relative_change:
-        reasons.append(f"latency drifts {slope * 100:+.2f}% per pass (Spearman ρ={rho:.2f}, p={p:.2g})")
-    if p_shift_blocks < each and shift_means and np.expm1(np.ptp(shift_means)) >= min_block_shift:
-        reasons.append(f"blocks of passes differ in latency by {np.expm1(np.ptp(shift_means)) * 100:.1f}% "
-                       f"(Kruskal–Wallis p={p_shift_blocks:.2g})")
-    p_tail = min(p_tail_trend, p_tail_blocks)
-    tail_change = np.ptp(tail_means) if tail_means else abs(tail[-1] - tail[0])
-    if p_tail < each and tail_change >= min_tail_change:
-        reasons.append("the share of slow samples changes across the run: "
-                       + (", ".join(f"{m * 100:.1f}%" for m in tail_means) + " in successive blocks"
-                          if tail_means else "trend") + f" (p={p_tail:.2g})")
+    if s_p_rvn < each and np.expm1(shift_change) >= min_shift:
+        how = ("drifts " + f"{slope * 100:+.2f}% per pass" if s_p_rho < each
+               else "wanders from pass to pass (neighbouring passes alike)")
+        reasons.append(f"latency {how}: blocks of passes at "
+                       + ", ".join(f"{m * 100:+.1f}%" for m in shift_means)
+                       + f" (von Neumann p={s_p_rvn:.2g}, trend p={s_p_rho:.2g})")
+    if min(f_p_rvn, f_p_rho) < each and stall_change >= max(min_stall, 0.5 * float(share.mean())):
+        reasons.append("the share of stalled samples changes across the run: "
+                       + ", ".join(f"{m * 100:.1f}%" for m in stall_means)
+                       + f" in successive blocks (von Neumann p={f_p_rvn:.2g}, trend p={f_p_rho:.2g})")
     drifting = bool(reasons)
     msg = ("; ".join(reasons) + "; the prediction assumes stationary passes" if drifting else
-           f"no drift across {r} passes (shift ρ={rho:.2f}, p={p:.2g}; tail-mass p={p_tail:.2g})")
-    return DriftCheck(r, slope, float(rho), float(p), drifting, msg, tail_means, float(p_tail),
-                      float(p_shift_blocks))
+           f"no drift across {r} passes (shift: von Neumann p={s_p_rvn:.2g}, trend p={s_p_rho:.2g}; "
+           f"stall share: von Neumann p={f_p_rvn:.2g}, trend p={f_p_rho:.2g})")
+    return DriftCheck(r, slope, s_rho, min(s_p_rvn, s_p_rho), drifting, msg, s_rvn,
+                      {"von_neumann": s_p_rvn, "trend": s_p_rho},
+                      tuple(round(float(v), 6) for v in share),
+                      {"von_neumann": f_p_rvn, "trend": f_p_rho}, shift_means, stall_means,
+                      stall_means)

@@ -6,10 +6,12 @@ from .. import records, tailquality
 from .._errors import UserError
 from .._version import __version__
 from ._inputs import pass_matrix
+from ..report._checks import check_lines
 from ._metric import metrics_for_run
 
 
-def analyze_run(run_dir, *, thresholds="p90,p95,p99", mc=2000, seed=0, model="pooled",
+def analyze_run(run_dir, *, thresholds="p90,p95,p99", mc=2000, seed=0,
+                model=tailquality.DEFAULT_MODEL,
                 run_level=True, window=5, tau=0.05, bin_width=tailquality.DEFAULT_BIN_WIDTH,
                 percentile_rule="linear", full_run_passes=None, progress=None, write=True,
                 tracker=None, harness=None, extra=None):
@@ -81,6 +83,7 @@ def format_analysis(analysis, metric_name=None):
     status = ("converged" if analysis.converged else "not converged")
     lines.append(f"convergence: {status} (rJSD ≤ τ={analysis.tau} over a window of "
                  f"{analysis.window} at every threshold)")
+    lines += check_lines({"self_checks": analysis.self_checks})
     for w in analysis.warnings:
         lines.append(f"warning: {w}")
     return "\n".join(lines)

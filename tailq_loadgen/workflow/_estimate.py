@@ -27,7 +27,8 @@ class EstimateResult:
 
 
 def estimate(harness, *, scenario, out, thresholds="p90,p95,p99", tau=0.05, window=5,
-             round_passes=1, max_passes=60, max_time_s=None, mc=2000, seed=0, model="pooled",
+             round_passes=1, max_passes=60, max_time_s=None, mc=2000, seed=0,
+             model=tailquality.DEFAULT_MODEL,
              run_level=True, bin_width=tailquality.DEFAULT_BIN_WIDTH, percentile_rule="linear",
              user_conf=None, experiment=None, overrides=None, overwrite=False, log=print,
              mlperf_conf=None, progress=None):

@@ -6,6 +6,7 @@ import numpy as np
 
 from .. import records, tailquality
 from .._errors import UserError
+from ._compare import COMPARE_FORMAT, COMPARE_SCHEMA_VERSION
 from ._inputs import pass_matrix
 from ._metric import metrics_for_run
 
@@ -59,15 +60,17 @@ def report_data(run_dir, grid_points=60, example_samples=3, draws=4000):
     key = sizes if varied else mean_lat
     order = np.argsort(key)
     picks = [int(order[int(q * (len(order) - 1))]) for q in np.linspace(0.1, 0.9, example_samples)]
-    model = tailquality.fit_pooled(m.latency, m.ok, sizes if varied else None)
-    sim = model.sample(draws, np.random.default_rng(0))
+    name = (analysis.get("inputs") or {}).get("model", tailquality.DEFAULT_MODEL)
+    model = tailquality.MODELS.get(name, tailquality.MODELS[tailquality.DEFAULT_MODEL])(
+        m.latency, m.ok, sizes if varied else None)
+    sim = model.sample(draws, 0)
     examples = [{"sample": i, "size": float(sizes[i]) if np.isfinite(sizes[i]) else None,
                  "observed_ns": m.latency[i][m.ok[i]], "model_ns": sim[i][np.isfinite(sim[i])]}
                 for i in picks]
     compare = None
     path = os.path.join(run_dir, "compare.json")
     if os.path.exists(path):
-        compare = records.read_result(path, "tailq-compare", 1)
+        compare = records.read_result(path, COMPARE_FORMAT, COMPARE_SCHEMA_VERSION)
     return {"run_dir": run_dir, "meta": dict(run.metadata), "analysis": analysis,
             "grid_ns": grid, "tq": tq, "tq_inf": float(np.mean(tailquality.no_limit_quality(m.ok, synth))),
             "marks_ns": marks, "examples": examples, "sizes": sizes if varied else None,
