@@ -1,6 +1,7 @@
 import os
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -76,6 +77,16 @@ def echo_harness(n=40, **kw):
 @pytest.fixture
 def fast_overrides():
     return dict(FAST)
+
+
+def wait_for(pred, timeout=60):
+    """Poll ``pred`` every 50 ms until it holds (True) or ``timeout`` seconds pass (False)."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        if pred():
+            return True
+        time.sleep(0.05)
+    return False
 
 
 def run_tailq(*args, timeout=120, **kw):

@@ -14,7 +14,7 @@ from tailq_loadgen import RunAborted, load_run
 from tailq_loadgen.capture import Experiment, run_capture
 
 from tailq_loadgen import harnesses
-from conftest import FAST, REPO, echo_harness, run_tailq
+from conftest import FAST, REPO, echo_harness, run_tailq, wait_for
 
 QUIET = dict(log=lambda *_: None)
 
@@ -52,15 +52,6 @@ def test_hanging_backend_ends_within_watchdog(tmp_path, scenario):
     assert len(run) == 60  # every issued sample completed exactly once
 
 
-def _wait_for(path_glob_dir, pred, timeout=30):
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < timeout:
-        if pred():
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def _segments(out):
     rec = os.path.join(out, "records")
     if not os.path.isdir(rec):
@@ -78,7 +69,7 @@ def test_sigkill_keeps_flushed_prefix(tmp_path):
                              "--passes", "3", "--experiment", str(exp), "--out", out],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        assert _wait_for(out, lambda: len(_segments(out)) >= 2)
+        assert wait_for(lambda: len(_segments(out)) >= 2, timeout=30)
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
@@ -101,7 +92,8 @@ def test_ctrl_c_ends_cleanly(tmp_path):
                              "--harness-arg", "samples=3000", "--scenario", "SingleStream",
                              "--passes", "5", "--out", out],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert _wait_for(out, lambda: os.path.exists(os.path.join(out, "records", "pass-00000.partial")))
+    assert wait_for(lambda: os.path.exists(os.path.join(out, "records", "pass-00000.partial")),
+                    timeout=30)
     time.sleep(0.5)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
@@ -125,7 +117,7 @@ def test_ctrl_c_during_long_server_run_leaves_within_grace(tmp_path):
                              "--scenario", "Server", "--mode", "PerformanceOnly", "--time", "120",
                              "--qps", "100", "--experiment", str(exp), "--out", out],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert _wait_for(out, lambda: len(_segments(out)) >= 1)
+    assert wait_for(lambda: len(_segments(out)) >= 1, timeout=30)
     t0 = time.monotonic()
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)

@@ -28,7 +28,7 @@ import pytest
 from tailq_loadgen import RunAborted, RunFailed, UserError, harnesses, load_run, records, workflow
 from tailq_loadgen.capture import CaptureSession, Experiment, run_capture
 
-from conftest import REPO, EchoBackend, EchoDataset, echo_harness, run_tailq
+from conftest import REPO, EchoBackend, EchoDataset, echo_harness, run_tailq, wait_for
 from tailq_loadgen.harnesses import Harness
 
 QUIET = dict(log=lambda *_: None)
@@ -142,22 +142,13 @@ def test_two_runs_into_one_out_never_collide(tmp_path):
         assert not [f for f in os.listdir(out) if f.endswith(".tmp")]
 
 
-def _wait_for(pred, timeout=60):
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < timeout:
-        if pred():
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def test_overwrite_against_a_live_run_is_refused(tmp_path):
     out = str(tmp_path / "r")
     first = subprocess.Popen(TAILQ + ["run", "--harness", "sleep", "--harness-arg", "samples=3000",
                                       "--scenario", "SingleStream", "--passes", "3", "--out", out],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        assert _wait_for(lambda: os.path.exists(os.path.join(out, "records", "pass-00000.partial")))
+        assert wait_for(lambda: os.path.exists(os.path.join(out, "records", "pass-00000.partial")))
         p = run_tailq("run", "--harness", "sleep", "--harness-arg", "samples=10", "--scenario",
                       "Offline", "--passes", "1", "--out", out, "--overwrite")
         assert p.returncode == 2 and "another tailq process" in p.stderr, p.stderr
@@ -315,7 +306,7 @@ def test_ctrl_c_during_estimates_refit_is_interrupted(tmp_path):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     # The first round is 2 passes of ~0.1 s; its refit (600 samples × 40,000 synthetic passes)
     # takes seconds, so a Ctrl-C just after the second pass lands in the refit.
-    assert _wait_for(lambda: os.path.exists(os.path.join(out, "records", "pass-00001.parquet")))
+    assert wait_for(lambda: os.path.exists(os.path.join(out, "records", "pass-00001.parquet")))
     time.sleep(0.2)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
@@ -362,7 +353,7 @@ def test_a_disk_full_for_a_moment_loses_nothing(small_disk):
     state = {}
 
     def fill_then_free():
-        _wait_for(lambda: os.path.isdir(os.path.join(out, "records", "pass-00000.partial")))
+        wait_for(lambda: os.path.isdir(os.path.join(out, "records", "pass-00000.partial")))
         state["filler"] = _fill(small_disk)
         time.sleep(1.0)
         os.unlink(state["filler"])
@@ -386,7 +377,7 @@ def test_a_disk_that_stays_full_fails_loudly_and_says_so(small_disk):
                                      "--harness-arg", "per_unit_ms=0", "--scenario", "SingleStream",
                                      "--passes", "2", "--no-trace", "--out", out],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert _wait_for(lambda: os.path.isdir(os.path.join(out, "records", "pass-00000.partial")))
+    assert wait_for(lambda: os.path.isdir(os.path.join(out, "records", "pass-00000.partial")))
     filler = _fill(small_disk)
     _, err = proc.communicate(timeout=180)
     last = err.strip().splitlines()[-1]  # (progress notes come before it)
