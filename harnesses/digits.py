@@ -86,30 +86,26 @@ def _cache_key():
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
-def trained_weights(cache=None, log=print):
-    """The CNN's weights as a dict of NumPy arrays (PyTorch names), training them if needed."""
+def train_net(make_net, recipe=TRAIN):
+    """Train ``make_net()`` on the digits split with ``recipe``; (weights as NumPy arrays with
+    PyTorch names, test accuracy). Every digits network (the CNN and the family's variants) is
+    trained by these same steps, so a variant's weights are reproducible as the CNN's are."""
     import torch
 
-    path = os.path.join(cache_dir(cache), f"digits-cnn-{_cache_key()}.npz")
-    if os.path.exists(path):
-        with np.load(path) as f:
-            return {k: f[k] for k in f.files}
-    log(f"training the digits CNN (first use; cached at {path}) …")
-    t0 = time.perf_counter()
     x_tr, y_tr, x_te, y_te = load_split()
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # a fixed reduction order: the same weights on every machine
-    torch.manual_seed(TRAIN["seed"])
+    torch.manual_seed(recipe["seed"])
     try:
         torch.use_deterministic_algorithms(True)
-        net = _torch_net()
-        opt = torch.optim.Adam(net.parameters(), lr=TRAIN["lr"])
+        net = make_net()
+        opt = torch.optim.Adam(net.parameters(), lr=recipe["lr"])
         xt, yt = torch.from_numpy(x_tr), torch.from_numpy(y_tr)
-        gen = torch.Generator().manual_seed(TRAIN["seed"])
-        for _ in range(TRAIN["epochs"]):
+        gen = torch.Generator().manual_seed(recipe["seed"])
+        for _ in range(recipe["epochs"]):
             perm = torch.randperm(len(yt), generator=gen)
-            for s in range(0, len(yt), TRAIN["batch"]):
-                b = perm[s:s + TRAIN["batch"]]
+            for s in range(0, len(yt), recipe["batch"]):
+                b = perm[s:s + recipe["batch"]]
                 opt.zero_grad()
                 torch.nn.functional.cross_entropy(net(xt[b]), yt[b]).backward()
                 opt.step()
@@ -119,7 +115,18 @@ def trained_weights(cache=None, log=print):
     finally:
         torch.use_deterministic_algorithms(False)
         torch.set_num_threads(threads)
-    weights = {k: v.detach().numpy().copy() for k, v in net.state_dict().items()}
+    return {k: v.detach().numpy().copy() for k, v in net.state_dict().items()}, acc
+
+
+def trained_weights(cache=None, log=print):
+    """The CNN's weights as a dict of NumPy arrays (PyTorch names), training them if needed."""
+    path = os.path.join(cache_dir(cache), f"digits-cnn-{_cache_key()}.npz")
+    if os.path.exists(path):
+        with np.load(path) as f:
+            return {k: f[k] for k in f.files}
+    log(f"training the digits CNN (first use; cached at {path}) …")
+    t0 = time.perf_counter()
+    weights, acc = train_net(_torch_net)
     atomic_write(path, lambda tmp: np.savez(open(tmp, "wb"), **weights))
     log(f"trained in {time.perf_counter() - t0:.1f} s; test accuracy {acc:.4f}")
     return weights

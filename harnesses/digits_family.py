@@ -28,7 +28,7 @@ import numpy as np
 
 from ._base import Harness
 from ._cache import atomic_write, cache_dir
-from .digits import TRAIN, DigitsDataset, accuracy_metric, load_split
+from .digits import TRAIN, DigitsDataset, accuracy_metric, train_net
 
 # The model name LoadGen matches user.conf keys on, where it is not the variant's name
 # (kept within the harness listing's column).
@@ -65,36 +65,10 @@ def build_net(arch):
 
 
 def train(make_net, recipe=TRAIN):
-    """Train ``make_net()`` on the digits split with ``recipe``; (weights, test accuracy).
-
-    The same steps, in the same order, as ``digits.trained_weights``: a test checks that it
-    reproduces the CNN's cached weights bit for bit, so every variant is trained alike."""
-    import torch
-
-    x_tr, y_tr, x_te, y_te = load_split()
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # a fixed reduction order: the same weights on every machine
-    torch.manual_seed(recipe["seed"])
-    try:
-        torch.use_deterministic_algorithms(True)
-        net = make_net()
-        opt = torch.optim.Adam(net.parameters(), lr=recipe["lr"])
-        xt, yt = torch.from_numpy(x_tr), torch.from_numpy(y_tr)
-        gen = torch.Generator().manual_seed(recipe["seed"])
-        for _ in range(recipe["epochs"]):
-            perm = torch.randperm(len(yt), generator=gen)
-            for s in range(0, len(yt), recipe["batch"]):
-                b = perm[s:s + recipe["batch"]]
-                opt.zero_grad()
-                torch.nn.functional.cross_entropy(net(xt[b]), yt[b]).backward()
-                opt.step()
-        net.eval()
-        with torch.inference_mode():
-            acc = float((net(torch.from_numpy(x_te)).argmax(1).numpy() == y_te).mean())
-    finally:
-        torch.use_deterministic_algorithms(False)
-        torch.set_num_threads(threads)
-    return {k: v.detach().numpy().copy() for k, v in net.state_dict().items()}, acc
+    """Train ``make_net()`` on the digits split with ``recipe``; (weights, test accuracy) —
+    ``digits.train_net``, the steps the CNN is trained by (a test checks that it reproduces the
+    CNN's cached weights bit for bit)."""
+    return train_net(make_net, recipe)
 
 
 def _cache_key(arch):
