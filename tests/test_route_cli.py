@@ -102,3 +102,18 @@ def test_report_and_show_draw_routing_runs(profiles, tmp_path):
     figs = sorted(os.listdir(str(tmp_path / "r_files")))
     assert figs == ["routing-latency-vs-load.png", "routing-variant-usage.png"]
     assert all(os.path.getsize(str(tmp_path / "r_files" / f)) > 5000 for f in figs)
+
+
+def test_the_executor_follows_the_family_runtime_or_the_user():
+    from tailq_loadgen._errors import UserError
+    from tailq_loadgen.workflow._route import executor_choice
+
+    assert executor_choice("synthetic")[0] == "thread"
+    where, why = executor_choice("digits")
+    assert where == "process" and "GIL" in why
+    assert executor_choice("digits", "threads") == ("thread", "--executor threads")
+    assert executor_choice("mine", "processes") == ("process", "--executor processes")
+    with pytest.raises(UserError, match="GIL behaviour is unknown; give --executor"):
+        executor_choice("mine")
+    with pytest.raises(UserError, match="--executor 'fibers'"):
+        executor_choice("synthetic", "fibers")
