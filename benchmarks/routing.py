@@ -31,6 +31,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 from benchmarks._results import machine_line, table, write_section  # noqa: E402
 from tailq_loadgen import routing as R  # noqa: E402
+from tailq_loadgen.cli._route import process_builder  # noqa: E402
 
 MU, ACC, A_STAR = (2.0, 1.0, 0.5), (0.70, 0.80, 0.90), 0.80
 SIZES = (10, 100, 1000)
@@ -426,7 +427,7 @@ def part_b_loadgen(args):
                       seed=1, overwrite=True, log=lambda *a: None)
         t0 = time.perf_counter()
         real = workflow.route(out=out, build_harnesses=lambda: [harnesses.get_harness(n) for n in fam.variants],
-                              **common)
+                              executor=args.executor, process_builder=process_builder, **common)
         secs = time.perf_counter() - t0
         # the simulator at the same number of jobs: POP's index needs thousands of decisions
         # to settle on this family, so a longer simulation would not be the same experiment
@@ -512,10 +513,68 @@ def _b_differences(rows, pool_rows, pop_s):
 
 
 # Each part: its RESULTS.md section title and the function that measures it and writes the body.
+E_LOADS, E_POLICY = (150, 450), "jsq"
+
+
+def part_executors(args):
+    """Digits on servers 1,1,1,1: each variant's service time in the pool against its profile
+    taken alone, with the servers' models in threads and in worker processes, at two loads."""
+    from tailq_loadgen import harnesses, workflow
+
+    profiles = _digits_profiles(args.profiles, print)
+    fam = harnesses.get_family("digits")
+    scratch = args.scratch or tempfile.mkdtemp(prefix="tailq-routing-exec-")
+    rows, lat = [], {}
+    for load in E_LOADS:
+        for executor in ("threads", "processes"):
+            t0 = time.perf_counter()
+            doc = workflow.route(family=fam, servers=list(B_SERVERS), policies=[E_POLICY],
+                                 accuracy_target=B_A_STAR, qps=float(load), profiles=[profiles],
+                                 queries=args.real_queries, seed=1, overwrite=True,
+                                 out=os.path.join(scratch, f"digits-{executor}-{load}"),
+                                 build_harnesses=lambda: [harnesses.get_harness(n) for n in fam.variants],
+                                 executor=executor, process_builder=process_builder, log=lambda *a: None)
+            print(f"{load}/s {executor}: {time.perf_counter() - t0:.0f} s")
+            (r,) = doc["results"]
+            lat[load, executor] = r
+            for name, v in r["service_in_pool_vs_profile"].items():
+                if v["pool_mean_s"] is not None:
+                    rows.append((load, executor, name, v["profile_mean_s"], v["pool_mean_s"]))
+    table_rows = []
+    for load in E_LOADS:
+        for name in fam.variants:
+            got = {e: (p, m) for (l, e, n, p, m) in rows if l == load and n == name}
+            if len(got) < 2:
+                continue
+            prof = got["threads"][0]
+            t, pr = got["threads"][1], got["processes"][1]
+            table_rows.append((f"{load}", name, f"{prof * 1e3:.3f}", f"{t * 1e3:.3f} ({t / prof:.2f}×)",
+                               f"{pr * 1e3:.3f} ({pr / prof:.2f}×)", f"{t / pr:.2f}"))
+    lat_rows = [(f"{load}", e, f"{lat[load, e]['mean_sojourn'] * 1e3:.3f}",
+                 f"{lat[load, e]['p99_sojourn'] * 1e3:.3f}", f"{lat[load, e]['handoff']['mean'] / 1e3:.0f}",
+                 "/".join(f"{x:.2f}" for x in lat[load, e]["shares"]))
+                for load in E_LOADS for e in ("threads", "processes")]
+    body = [f"Machine: {machine_line()}; other engineers' jobs shared its 2 cores during the run. "
+            f"Digits family on servers {','.join(map(str, B_SERVERS))}, policy {E_POLICY} (it uses "
+            f"every variant), LoadGen Server at {' and '.join(map(str, E_LOADS))} QPS, "
+            f"{args.real_queries:,} queries per test, the first 10% left out. `threads`: each "
+            "server's model computes in its server thread; `processes`: in a worker process per "
+            "server (capture/_pool_process.py; the service time is measured in the worker). "
+            "Profile: LoadGen's latency of one query, the variant alone (batch 1).", "",
+            "**Mean service time in the pool against the profile** (ms; ratio to the profile):", "",
+            table(("QPS", "variant", "profile", "threads", "processes", "threads ÷ processes"),
+                  table_rows), "",
+            "**Latency** (ms; hand-off in µs; shares of jobs per variant):", "",
+            table(("QPS", "executor", "mean", "p99", "hand-off", "shares"), lat_rows)]
+    return "\n".join(body), None
+
+
 PARTS = {"simulation": ("Routing (a): simulated latency against load (benchmarks/routing.py)",
                         part_a_simulation),
          "loadgen": ("Routing (b): the digits family in a real pool under LoadGen (benchmarks/routing.py)",
-                     part_b_loadgen)}
+                     part_b_loadgen),
+         "executors": ("Routing: servers in threads and in processes (benchmarks/routing.py)",
+                       part_executors)}
 
 
 def main():
@@ -529,6 +588,8 @@ def main():
     ap.add_argument("--max-qps", type=int, default=1500, help="part b: the highest load tried")
     ap.add_argument("--scratch", default=None,
                     help="part b: where its run directories go (default: a temporary directory)")
+    ap.add_argument("--executor", default="auto", choices=("auto", "threads", "processes"),
+                    help="part b: where the servers' models compute (auto: digits in processes)")
     args = ap.parse_args()
     for name, (title, part) in PARTS.items():
         if args.part in (name, "all"):

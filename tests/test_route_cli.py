@@ -117,3 +117,22 @@ def test_the_executor_follows_the_family_runtime_or_the_user():
         executor_choice("mine")
     with pytest.raises(UserError, match="--executor 'fibers'"):
         executor_choice("synthetic", "fibers")
+
+
+def test_show_reads_a_simulate_directory(profiles, tmp_path):
+    out = str(tmp_path / "sim")
+    res = run_tailq(*_args(profiles, out, **{"--policy": "pop,jsq"}), "--simulate")
+    assert res.returncode == 0, res.stderr
+    shown = run_tailq("show", out)
+    assert shown.returncode == 0, shown.stderr
+    assert "simulated routing" in shown.stdout and "no LoadGen run" in shown.stdout
+    assert "routing:" in shown.stdout and "per-variant usage" in shown.stdout
+    assert "  pop " in shown.stdout and "  jsq " in shown.stdout
+    as_json = run_tailq("show", out, "--json")
+    assert as_json.returncode == 0, as_json.stderr
+    doc = json.loads(as_json.stdout)
+    assert doc["mode"] == "simulate" and [r["policy"] for r in doc["routing"]["results"]] == ["pop", "jsq"]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    bad = run_tailq("show", str(empty))  # neither a run nor a routing result: one line, exit 2
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1, bad.stderr

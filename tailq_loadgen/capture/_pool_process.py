@@ -78,6 +78,7 @@ def _worker_main(conn, build):
         service = 0
         try:
             _, inputs = _unpack(msg)
+            inputs = inputs.copy()  # writable, as a dataset's own arrays are (torch warns otherwise)
             c0 = time.perf_counter_ns()
             outs = backend.predict(inputs)
             service = time.perf_counter_ns() - c0
