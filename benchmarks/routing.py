@@ -12,10 +12,16 @@ sections of ``benchmarks/RESULTS.md``.
 Part (b), ``--part loadgen``: real LoadGen Server runs of the digits family through the pool
 SUT (capture/_pool.py) at three loads, every policy under a* and under a tail-quality target,
 against the LP bound and the simulator fed by the same profiles; the service time of each
-variant in the pool against its profile taken alone. ``--part`` chooses which parts run.
+variant in the pool against its profile taken alone (``--executor``: where the servers'
+models compute; auto puts digits in worker processes).
 
-    python benchmarks/routing.py [--part simulation|loadgen] [--jobs 200000] [--quick]
+Part ``--part executors``: the digits family on servers 1,1,1,1 (policy jsq) at 150 and 450
+QPS, each variant's in-pool service time against its profile with the servers' models in
+threads and in worker processes. ``--part`` chooses which parts run.
+
+    python benchmarks/routing.py [--part simulation|loadgen|executors] [--jobs 200000] [--quick]
                                  [--profiles DIR] [--real-queries 3000] [--max-qps 1500]
+                                 [--executor auto|threads|processes]
 """
 
 import argparse
@@ -456,7 +462,8 @@ def part_b_loadgen(args):
     prof_line = ", ".join(f"{p['variant']} {p['mean_service_s'] * 1e3:.3f} ms / {p['accuracy']:.4f}"
                           for p in real["profiles"])
     body = [f"Machine: {machine_line()}; other engineers' jobs shared its 2 cores during the run. "
-            f"Digits family on servers {','.join(map(str, B_SERVERS))} (one thread each, PyTorch "
+            f"Digits family on servers {','.join(map(str, B_SERVERS))} (each model computing in "
+            f"{_where(real)}, PyTorch "
             f"with 1 intra-op thread), LoadGen Server scenario, {args.real_queries:,} queries per "
             f"policy and target, the first 10% left out; a* = {B_A_STAR}, tail-quality target "
             f"{B_TQ} (gain q_k(1 ms) from the profiles' service times). Profiles (batch 1, taken "
@@ -474,12 +481,18 @@ def part_b_loadgen(args):
             "**Service time in the pool against the profile taken alone** (mean ms of `predict` "
             "in the pool; the profile's is LoadGen's latency of one query on an idle machine):", "",
             table(("QPS", "policy", "variant", "profile", "in the pool", "ratio"), pool_rows), "",
-            "**Where this differs from the paper's claims, and why.** " + _b_differences(rows, pool_rows, pop_s), "",
+            "**Where this differs from the paper's claims, and why.** " + _b_differences(rows, pool_rows, pop_s, real.get("executor")), "",
             f"Total {time.perf_counter() - t_start:.0f} s."]
     return "\n".join(body), rows
 
 
-def _b_differences(rows, pool_rows, pop_s):
+def _where(doc):
+    """Where a route run's servers computed, from its metadata's executor."""
+    return {"thread": "its server thread", "process": "a worker process per server"}.get(
+        doc.get("executor"), "its server thread")
+
+
+def _b_differences(rows, pool_rows, pop_s, executor):
     """The measured part-(b) figures against the paper's claims, as text."""
     ratio = [float(r[4].split("(")[1].rstrip("×)")) for r in rows]
     by_variant = {}
@@ -495,19 +508,21 @@ def _b_differences(rows, pool_rows, pop_s):
             "LoadGen's round trip, the dispatcher's hand-off (column 'hand-off') and, above all, "
             "service times that are longer in the pool than alone (in-pool ÷ profile: "
             f"{slow}). The digits models are so small that their PyTorch calls hold the GIL "
-            "for most of their time (measured: a spinning Python thread does not slow them), so "
-            "the four server threads, the dispatcher and LoadGen's issuing take turns on the "
-            "GIL and on 2 shared cores instead of serving in parallel; digits-mlp's in-pool "
-            "service time is by far the worst, for a reason not yet established (it is fast "
-            "alone in a thread). The paper's regime — independent servers whose service time "
+            "for most of their time; in server threads the four servers, the dispatcher and "
+            "LoadGen's issuing take turns on it, and in worker processes (this run's executor: "
+            f"{executor}) they still share 2 cores with LoadGen, the dispatcher and other "
+            "engineers' jobs, so a woken server rarely finds a core idle (section 'Routing: "
+            "servers in threads and in processes' measures both). The paper's regime — independent servers whose service time "
             "dominates — is not this one, so R-JIQ's and POP's distance to the bound measures "
             "the pool's overheads, not the policies; the simulator (fed by the same profiles) "
             "is what shows the policies' own behaviour (part a). POP misses a* here in the "
             "real pool and the simulator alike, at the same 3,000 decisions: its index s moves "
             "by η·(a* − a_k) per decision, and on this family a_k − a* is only 0.01–0.04, so "
             "with η = 0.02 it climbs ~10⁻⁴–10⁻³ per decision and has not reached the order that "
-            f"meets a* when the test ends ({pop}); the synthetic family's gaps of 0.05–0.1 let it "
-            "settle within a few hundred. An η scaled to the gains' spread would fix that; the "
+            f"meets a* when the test ends ({pop}); on the synthetic family (gaps 0.035–0.065 "
+            "at a* = 0.75) it needs ~10⁴ decisions too, which is why tests/test_route_loadgen.py "
+            "holds real runs to simulated runs of the same length (docs/routing.md, 'POP in "
+            "short runs'). An η scaled to the gains' spread would fix that; the "
             "paper's POP rule is not public and this is our reading. Policies that missed "
             f"their target at run time: {', '.join(misses) if misses else 'none'}.")
 

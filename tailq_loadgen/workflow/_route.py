@@ -324,6 +324,8 @@ def route(*, family, servers, policies, accuracy_target, qps, out, profiles, tq_
                                            session.total)
             results.append(_result(plan, target, sim.summary(plan.taus), run, (index, sel)))
     doc = _document(plan, results, simulate, queries, seed)
+    # where the servers' models computed (a real run): "thread" or "process", and why
+    doc["executor"], doc["executor_reason"] = (None, None) if simulate else (where, why)
     _write(os.path.join(out, ROUTING_FILE), doc)
     for line in summary_lines(doc):
         log(line)
