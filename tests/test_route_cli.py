@@ -4,6 +4,7 @@ that says when a policy misses its target."""
 import json
 import os
 
+import numpy as np
 import pytest
 
 from tailq_loadgen import harnesses, workflow
@@ -136,3 +137,24 @@ def test_show_reads_a_simulate_directory(profiles, tmp_path):
     empty.mkdir()
     bad = run_tailq("show", str(empty))  # neither a run nor a routing result: one line, exit 2
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1, bad.stderr
+
+
+def test_route_runs_servers_in_worker_processes_when_asked(profiles, tmp_path):
+    """The CLI path end to end: --executor processes builds each worker's backend by its
+    registered name; the records and routing.json say where the models computed."""
+    from tailq_loadgen import records
+
+    out = str(tmp_path / "proc")
+    res = run_tailq(*_args(profiles, out, **{"--policy": "jsq", "--servers": "1,1,1",
+                                             "--qps": "100", "--queries": "200",
+                                             "--accuracy-target": "0.75"}),
+                    "--executor", "processes", "--count", "50")
+    assert res.returncode == 0, res.stderr
+    doc = workflow.load_routing(out)
+    assert doc["mode"] == "loadgen" and doc["executor"] == "process"
+    assert doc["executor_reason"] == "--executor processes"
+    run = records.load_run(out)
+    assert run.metadata["pool"]["executor"] == "processes"
+    assert {v["executor"] for v in run.metadata["pool"]["variants"]} == {"process"}
+    assert set(run["status"]) == {"ok"} and np.unique(run["sample_seq"]).size == 200
+    assert np.all(run["service_ns"] > 0)
