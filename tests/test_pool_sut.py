@@ -278,3 +278,19 @@ def test_a_worker_that_dies_fails_the_run_and_keeps_what_was_captured(tmp_path):
     assert status.size == 600 and np.unique(run["sample_seq"]).size == 600  # each once
     assert (status == "ok").sum() >= 100 and (status == "error").sum() >= 1
     assert set(status) <= {"ok", "error", "cancelled"}  # cancelled: taken by a server after it
+
+
+def test_a_worker_that_cannot_build_its_backend_fails_the_run_in_one_line(tmp_path):
+    import functools
+
+    from tailq_loadgen._errors import RunFailed
+    from tailq_loadgen.cli._route import registered_backend
+
+    session, _ = _process_session(tmp_path, ["process", "thread"], queries=100)
+    session.sut.process_builders[0] = functools.partial(registered_backend, "no-such-harness")
+    with pytest.raises(RunFailed, match=r"pool server 0 \(synth-det-2ms #0\): its worker process could "
+                                        r"not build the backend \(UserError: harness 'no-such-harness'"):
+        with session as s:
+            s.sut.set_policy(routing.make_policy("jsq", _proc_pool(), routing.Target(0.7)), 250)
+            s.run(["PerformanceOnly"])
+    assert records.load_run(str(tmp_path / "run")).metadata["status"] == "failed"

@@ -39,6 +39,7 @@ import time
 import mlperf_loadgen as lg
 import numpy as np
 
+from .._errors import RunFailed
 from ._pool_process import ProcessServer, WorkerDied
 from ._sut import CaptureSUT, _as_outputs, _one_line, responses_for
 
@@ -259,10 +260,17 @@ class PoolSUT(CaptureSUT):
             k = self.type_of[s]
             label = f"pool server {s} ({self.pool_backend.names[k]} #{s - self.first[k]})"
             self._workers[s] = ProcessServer(self.process_builders[k], label).start()
-        warm = self.dataset.get_samples([0])
+        try:
+            warm = self.dataset.get_samples([0])
+        except Exception:  # noqa: BLE001 — a dataset that serves loaded samples only: no warm-up
+            warm = None
         for s in wanted:
-            self._workers[s].wait_ready()
-            self._workers[s].predict(warm)
+            try:
+                self._workers[s].wait_ready()
+                if warm is not None:
+                    self._workers[s].predict(warm)
+            except Exception as exc:  # noqa: BLE001 — no test can run: one line, exit 4
+                raise RunFailed(f"{_one_line(exc) if not isinstance(exc, WorkerDied) else exc}") from None
 
     def worker_pids(self):
         """The worker process of each process server (server → pid)."""
