@@ -3,9 +3,10 @@
 One real LoadGen Server run of the synthetic family (servers 2,1,1, 200 QPS, a* 0.75) per
 policy, with the policy's index s and idle servers recorded at every decision; then, per
 policy: the real shares, per-variant wait and service; simulations from the profiles of the
-same length (5 seeds × 20,000 jobs here; the docs' table adds 1,200 and 2,000 jobs × 100
-seeds); and a replay of the real arrivals and real per-variant service times through the
-simulator with the same policy seed. Prints only (a diagnosis, not a speed target):
+same policy seed (5 seeds × 20,000 jobs); and a replay of the real arrivals and real per-variant service times through the
+simulator with the same policy seed; last, the simulator alone at 1,200, 2,000 and 40,000
+jobs (100, 100 and 5 seeds), which is the docs' table. Prints only (a diagnosis, not a speed
+target):
 
     Q=2000 POLS=pop,rjiq .venv/bin/python benchmarks/routing_pop_gap.py
 """
@@ -82,7 +83,7 @@ session = CaptureSession(harness, scenario="Server", out=out, first_mode="Perfor
                          overrides={"server_target_qps": QPS, "min_duration_ms": 0,
                                     "min_query_count": QUERIES, "max_query_count": QUERIES},
                          count=COUNT, overwrite=True, log=lambda *a: None, sut_factory=factory)
-recs, logs = {}, {}
+recs = {}
 with session:
     for i, name in enumerate(POLS):
         RecState.log = []
@@ -90,7 +91,6 @@ with session:
         recs[name] = p
         session.sut.set_policy(p, QPS)
         session.run(["PerformanceOnly"])
-        logs[name] = RecState.log
 run = records.load_run(out)
 
 
@@ -104,7 +104,6 @@ class Replay:
         return v, True
 
 
-res = {}
 for i, name in enumerate(POLS):
     sel = np.flatnonzero(run["pass"] == i)
     sel = sel[np.argsort(run["wrapper_issue_ns"][sel], kind="stable")]
@@ -174,4 +173,16 @@ for i, name in enumerate(POLS):
               np.round(np.bincount(vr[w:], minlength=3) / (vr.size - w), 4),
               "same server as real", np.mean(np.array(sr) == srv).round(3),
               "s mean", np.nanmean(np.array(strace)[w:]).round(3))
-    res[name] = dict(trace=trace, log=logs[name])
+
+print("== the simulator alone, by run length (POP's transient)")
+for name in POLS:
+    for jobs, reps in ((1200, 100), (2000, 100), (40000, 5)):
+        ms, sh, acc = [], [], []
+        for seed in range(reps):
+            pol = routing.make_policy(name, pool, routing.Target(A_STAR), load=QPS, rng=[seed, 0])
+            sm = routing.simulate(pool, pol, QPS, jobs, rng=[seed, 1], warmup=0.1).summary()
+            ms.append(sm.mean_sojourn)
+            sh.append(sm.shares)
+            acc.append(sm.accuracy["realised"])
+        print(f"   {name} {jobs:>6} jobs × {reps:>3}: mean {np.mean(ms) * 1e3:.3f} ms (sd {np.std(ms) * 1e3:.3f}) "
+              f"shares {np.round(np.mean(sh, 0), 3)} accuracy {np.mean(acc):.4f}")

@@ -79,10 +79,14 @@ def replicates(pool, name, seed, jobs=QUERIES, reps=REPS):
     return [_simulated(_bootstrap(pool, rng), name, seed * 100_000 + r, jobs) for r in range(reps)]
 
 
-def reference(pool, name, seed, jobs=QUERIES, reps=REPS):
-    """The mean of the replicate run means and the standard deviation of one of them."""
-    means = np.array([r.mean_sojourn for r in replicates(pool, name, seed, jobs, reps)])
-    return float(means.mean()), float(means.std(ddof=1)), reps
+def reference(pool, name, seed, jobs=QUERIES, reps=REPS, quantity=lambda s: s.mean_sojourn):
+    """The mean of the replicates' ``quantity`` and the standard deviation of one of them."""
+    values = np.array([quantity(r) for r in replicates(pool, name, seed, jobs, reps)])
+    return float(values.mean()), float(values.std(ddof=1)), reps
+
+
+def _accuracy(summary):
+    return summary.accuracy["realised"]
 
 
 def latency_z(real_mean, handoff, ref):
@@ -109,9 +113,8 @@ def test_real_and_simulated_mean_latency_agree(real, name):
 def test_real_and_simulated_accuracy_agree(real, name):
     doc, plan, _ = real
     r = _result(doc, name)
-    acc = np.array([s.accuracy["realised"] for s in replicates(plan.pool, name, 6)])
-    z = (r["accuracy"]["realised"] - acc.mean()) / (acc.std(ddof=1) * np.sqrt(1 + 1 / acc.size))
-    assert abs(z) <= Z, (name, r["accuracy"]["realised"], acc.mean(), z)
+    z = latency_z(r["accuracy"]["realised"], 0.0, reference(plan.pool, name, 6, quantity=_accuracy))
+    assert abs(z) <= Z, (name, r["accuracy"]["realised"], z)
 
 
 @pytest.mark.parametrize("name", ["rjiq", "pop"])
@@ -152,8 +155,10 @@ def test_latency_check_is_calibrated():
     """Right answer: a 'real' run simulated from the exact exponential laws, against the
     replicates fed by 700 draws of each law (a profile), over 40 seeds, for jsq and for POP
     (whose short runs are a transient): |z| > 2 about as often as for a t variable (≤ 10 of
-    40: P < 10⁻⁴ for an honest z) and never |z| > 5. Wrong answers: the same runs 40% slower
-    than the profiles are caught (|z| > 5) in most seeds; and for POP, the reference this test
+    40: P < 10⁻⁴ for an honest z) and never |z| > 5; the same for the realised accuracy.
+    Wrong answers: the same runs 40% slower than the profiles are caught (|z| > 5) in most
+    seeds, and so is an accuracy 10 points lower (one run's accuracy has a standard error of
+    ≈ 0.013, so at |z| ≤ 5 the test cannot see a few points); and for POP, the reference this test
     used before (one 40,000-job steady state, batch-means error) calls the right answer wrong
     (z < −2) in most seeds: the cause of the ~13% 'gap' seen in the real pool."""
     means_ms, acc = (2.0, 4.0, 8.0), (0.705, 0.785, 0.815)
@@ -161,16 +166,22 @@ def test_latency_check_is_calibrated():
     truth = routing.Pool(routing.Variant(f"v{k}", n, routing.Exponential(m / 1e3), a)
                          for k, (n, m, a) in enumerate(zip(servers, means_ms, acc)))
     for name in ("jsq", "pop"):
-        zs, wrong, steady = [], [], []
+        zs, wrong, steady, acc_z, acc_wrong = [], [], [], [], []
         for seed in range(40):
             rng = np.random.default_rng([seed, 9])
             profiled = routing.Pool(routing.Variant(v.name, v.servers,
                                                     routing.Empirical(rng.exponential(v.mean_service, 700)),
                                                     v.accuracy) for v in truth.variants)
             r = _simulated(truth, name, 10_000 + seed, QUERIES)
-            ref = reference(profiled, name, seed, reps=50)
+            reps = replicates(profiled, name, seed, reps=50)
+            means = np.array([x.mean_sojourn for x in reps])
+            ref = (means.mean(), means.std(ddof=1), means.size)
             zs.append(latency_z(r.mean_sojourn, 0.0, ref))
             wrong.append(latency_z(1.4 * r.mean_sojourn, 0.0, ref))
+            accs = np.array([_accuracy(x) for x in reps])
+            aref = (accs.mean(), accs.std(ddof=1), accs.size)
+            acc_z.append(latency_z(_accuracy(r), 0.0, aref))
+            acc_wrong.append(latency_z(_accuracy(r) - 0.10, 0.0, aref))
             if name == "pop":
                 long = _simulated(profiled, name, 20_000 + seed, SIM_JOBS)
                 steady.append((r.mean_sojourn - long.mean_sojourn)
@@ -178,4 +189,7 @@ def test_latency_check_is_calibrated():
         zs, wrong = np.abs(zs), np.abs(wrong)
         assert np.sum(zs > 2) <= 10 and zs.max() <= Z, (name, zs)
         assert np.sum(wrong > Z) >= 30, (name, wrong)
+        acc_z, acc_wrong = np.abs(acc_z), np.abs(acc_wrong)
+        assert np.sum(acc_z > 2) <= 10 and acc_z.max() <= Z, (name, acc_z)
+        assert np.sum(acc_wrong > Z) >= 30, (name, acc_wrong)
     assert np.sum(np.array(steady) < -2) >= 30, steady
