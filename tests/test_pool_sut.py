@@ -295,3 +295,18 @@ def test_a_worker_that_cannot_build_its_backend_fails_the_run_in_one_line(tmp_pa
             s.sut.set_policy(routing.make_policy("jsq", _proc_pool(), routing.Target(0.7)), 250)
             s.run(["PerformanceOnly"])
     assert records.load_run(str(tmp_path / "run")).metadata["status"] == "failed"
+
+
+def test_the_worker_pipe_carries_plain_arrays_only():
+    from tailq_loadgen.capture._pool_process import _pack, _unpack
+
+    arr = np.arange(12, dtype="<f4").reshape(3, 4)
+    header, back = _unpack(_pack({"ok": True, "service_ns": 5}, arr))
+    assert header["ok"] and header["service_ns"] == 5 and np.array_equal(back, arr)
+    assert _unpack(_pack({"ok": False, "error": "x"})) == ({"ok": False, "error": "x"}, None)
+    with pytest.raises(TypeError, match="Python objects"):
+        _pack({}, np.array([object()], dtype=object))
+    # a header that claims an object dtype is refused, not decoded
+    forged = _pack({"dtype": "|O", "shape": [1]})
+    with pytest.raises(ValueError, match="Python objects"):
+        _unpack(forged + b"\0" * 8)
