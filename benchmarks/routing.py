@@ -193,6 +193,101 @@ def pop_overflow(jobs, n=10):
     return rows
 
 
+# POP's step rules (issue 15): the pools, and the candidate rules compared in one table.
+STEP_RULES = (("raw η = 0.02 (old)", {"step": "raw"}),
+              ("scaled η = 0.02", {"step": "scaled", "eta": 0.02, "eta_start": None}),
+              ("scaled η = 0.05", {"step": "scaled", "eta": 0.05, "eta_start": None}),
+              ("scaled η = 0.1", {"step": "scaled", "eta": 0.1, "eta_start": None}),
+              ("scaled η 0.2 → 0.02 (default)", {}),
+              ("scaled η 0.2 → 0.05", {"step": "scaled", "eta": 0.05, "eta_start": 0.2, "decay": 200}))
+SETTLE_BAND = 0.005
+
+
+def step_rule_pools():
+    """``(label, pool, target, [loads])``: the prototype at n = 10/100/1,000, the synthetic
+    family's pool and a digits-like one (both as exponential laws with the families' means)."""
+    target = R.Target(A_STAR)
+    out = []
+    for n in SIZES:
+        pool = prototype(n)
+        full = R.max_feasible_load(pool, target)
+        out.append((f"prototype n = {n}", pool, target, [(f"{f:.2f}", f * full) for f in (0.25, 0.55, 0.90)]))
+    synth = R.Pool.exponential((500.0, 250.0, 125.0), (0.70, 0.80, 0.90), (2, 1, 1))
+    out.append(("synthetic 2,1,1 (2/4/8 ms; 0.70/0.80/0.90), a* = 0.75", synth, R.Target(0.75),
+                [("200/s", 200.0)]))
+    digits = R.Pool.exponential(tuple(1e3 / m for m in (0.027, 0.035, 0.102, 0.240)),
+                                (0.936, 0.964, 0.981, 0.988), (1, 1, 1, 1))
+    out.append(("digits-like 1,1,1,1 (0.027/0.035/0.102/0.240 ms; 0.936/0.964/0.981/0.988), "
+                "a* = 0.975", digits, R.Target(0.975), [(f"{q}/s", float(q)) for q in (150, 450, 900)]))
+    return out
+
+
+def settle_time(chosen_gain, level, band=SETTLE_BAND):
+    """Decisions until the running mean of the chosen gain stays within ``band`` of the level
+    (None: not within it at the end)."""
+    running = np.cumsum(chosen_gain) / np.arange(1, chosen_gain.size + 1)
+    outside = np.flatnonzero(np.abs(running - level) >= band)
+    if outside.size == 0:
+        return 0
+    return None if outside[-1] == running.size - 1 else int(outside[-1] + 1)
+
+
+def pop_step_rules(jobs, seeds=20, short=3000):
+    """Each step rule on each pool and load: from ``seeds`` runs of ``short`` jobs, the median
+    settle time and the mean shortfall a* − (mean chosen gain) after 1,200 and 3,000 decisions;
+    from one run of ``jobs`` jobs, the steady-state mean latency against the LP bound."""
+    rows = []
+    for label, pool, target, loads in step_rule_pools():
+        gains = target.gain_vector(pool)
+        for load_label, lam in loads:
+            bound = R.lp_bound(pool, lam, target).mean_latency
+            for rule, opts in STEP_RULES:
+                settles, short12, short30 = [], [], []
+                for r in range(seeds):
+                    policy = R.make_policy("pop", pool, target, rng=[r, 0], **opts)
+                    sim = R.simulate(pool, policy, lam, short, rng=[r, 1], warmup=0.0)
+                    g = gains[sim.variant]
+                    settles.append(settle_time(g, target.level))
+                    short12.append(target.level - g[:1200].mean())
+                    short30.append(target.level - g[:3000].mean())
+                done = sorted(x for x in settles if x is not None)
+                unsettled = seeds - len(done)
+                med = (f"{done[len(done) // 2]:,}" if unsettled <= seeds // 2 else f"> {short:,}")
+                policy = R.make_policy("pop", pool, target, rng=99, **opts)
+                s = R.simulate(pool, policy, lam, jobs, rng=100).summary()
+                rows.append((label, load_label, rule, med, f"{unsettled}/{seeds}",
+                             f"{np.mean(short12):+.4f}", f"{np.mean(short30):+.4f}",
+                             f"{s.mean_sojourn / bound:.3f}", f"{s.planned_gain:.4f}",
+                             "yes" if s.accuracy["met"] else "**no**"))
+                print(rows[-1], flush=True)
+    return rows
+
+
+def pop_short_run_calibration(seeds, decisions=1200, tolerance=0.004, z_min=-4.0):
+    """tests/test_routing_sim.py's 1,200-decision check over many seeds: its pass rate for the
+    default rule (the right answer) and for the raw rule (the wrong one)."""
+    rows = []
+    for label, pool, target, loads in step_rule_pools():
+        if label.startswith("prototype n = 1000") or label.startswith("prototype n = 100"):
+            continue
+        lam = loads[len(loads) // 2][1]
+        gains = target.gain_vector(pool)
+        for rule, opts in (("default", {}), ("raw (old)", {"step": "raw"})):
+            short, z = [], []
+            for r in range(seeds):
+                policy = R.make_policy("pop", pool, target, rng=[r, 0], **opts)
+                sim = R.simulate(pool, policy, lam, decisions, rng=[r, 1], warmup=0.0)
+                short.append(target.level - gains[sim.variant].mean())
+                z.append((sim.correct.mean() - target.level)
+                         / np.sqrt(target.level * (1 - target.level) / decisions))
+            short, z = np.array(short), np.array(z)
+            fail = np.mean((short >= tolerance) | (z <= z_min))
+            rows.append((label.split(" (")[0], f"{lam:.4g}", rule, f"{short.mean():+.5f}", f"{short.std():.5f}",
+                         f"{short.max():+.5f}", f"{z.mean():+.2f}", f"{z.min():.2f}", f"{fail:.3f}"))
+            print(rows[-1], flush=True)
+    return rows
+
+
 def tail_quality_target(jobs, n=100):
     """Routing on q_k(τ) = P(correct ∧ service ≤ τ) instead of a_k; waiting is not in q."""
     pool = prototype(n)
@@ -298,6 +393,8 @@ def part_a_simulation(args):
     plot_curves(curves, fractions, png)
     proto = prototype_figures(jobs)
     overflow = pop_overflow(jobs)
+    steps = pop_step_rules(jobs if not args.quick else 30000, seeds=20 if not args.quick else 4)
+    steps_cal = pop_short_run_calibration(1000 if not args.quick else 50)
     q, tq_full, tq_rows = tail_quality_target(jobs)
     cost = simulator_cost(jobs)
     decide = decision_cost()
@@ -320,7 +417,8 @@ def part_a_simulation(args):
             "Instance: variants.md §A's prototype, μ = (2, 1, 0.5)/s, a = (0.70, 0.80, 0.90), "
             "a* = 0.80, n servers of each type; the accuracy-feasible load is 4/7 = 57.1% of "
             "capacity. R-JIQ plans with headroom δ = 5% (shrunk only where the load forces it; "
-            "random-lp likewise); POP η = 0.02. Cells: mean latency in s (ratio to the bound); "
+            "random-lp likewise); POP with its default step rule (scaled, η 0.2 decaying to 0.02; "
+            "issue 15). Cells: mean latency in s (ratio to the bound); "
             "✗ marks a realised accuracy that the batch-means check (α = 1e-4) calls below a*. "
             "A ratio a little below 1 is the sampling error of the realised service times (the "
             "mean latency's batch-means standard error is ≈ 0.3% here), not a policy beating "
@@ -343,6 +441,25 @@ def part_a_simulation(args):
              "'planned' is the mean a_k of the types chosen; 'met' is the batch-means check.", "",
              table(("load", "policy", "T_LP-LB", "mean T", "planned accuracy", "realised accuracy",
                     "met"), overflow), ""]
+    body += ["**POP's step rules** (issue 15; our reading): s moves by η_t·(g* − g_chosen)/D, "
+             "D = max_k |g_k − g*| (scaled), or by η·(g* − g_chosen) (raw, the earlier rule, η "
+             "in accuracy units); the default decays η_t = max(0.02, 0.2·200/(200 + t)). None "
+             "uses the load. Per pool, load and rule: from 20 seeded runs of 3,000 decisions, "
+             "the median settle time (decisions until the running mean of the chosen gain "
+             f"stays within {SETTLE_BAND} of g*; '> 3,000' where most runs never settle) and "
+             "how many runs did not settle, and the mean shortfall g* − mean chosen gain after "
+             f"1,200 and 3,000 decisions; from one run of {jobs:,} jobs (10% warm-up), the "
+             "steady-state mean latency over T_LP-LB, the planned gain and the batch-means "
+             "accuracy check. The synthetic and digits-like pools are exponential laws with the "
+             "families' mean service times and the accuracies shown.", "",
+             table(("pool", "load", "rule", "settle (median)", "unsettled", "shortfall @1,200",
+                    "shortfall @3,000", "mean T / T_LP-LB", "planned gain", "met"), steps), "",
+             "**Calibration of tests/test_routing_sim.py's 1,200-decision check** (pass: shortfall "
+             "of the mean chosen gain < 0.004 and the realised accuracy's binomial z > −4), 1,000 "
+             "seeds per row; 'fail rate' is the share of seeds the check fails (the default rule "
+             "is the right answer, the raw rule a wrong one):", "",
+             table(("pool", "λ (/s)", "rule", "mean shortfall", "sd", "max", "mean z", "min z",
+                    "fail rate"), steps_cal), ""]
     body += [f"**Tail-quality target** ≥ 0.70 correct within τ = 2.5 s (n = 100 per type): the "
              f"gains are q_k(τ) = a_k·P(service ≤ τ) = ({', '.join(f'{x:.3f}' for x in q)}) — the "
              f"middle type is the best on time, the most accurate one is the worst; feasible up "

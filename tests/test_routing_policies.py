@@ -105,22 +105,48 @@ def test_rjiq_routes_with_the_lp_probabilities():
     assert shares == pytest.approx(np.array(pol.plan.shares), abs=0.015)
 
 
-def test_pop_index_obeys_its_update_rule():
+@pytest.mark.parametrize("rule", ["scaled", "raw"])
+def test_pop_index_obeys_its_update_rule(rule):
     p, t = pool(), R.Target(0.8)
-    pol = R.make_policy("pop", p, t, rng=2)
+    pol = R.make_policy("pop", p, t, rng=2, step=rule)
     assert pol.m == 3 and pol.orders[0] == (0, 1, 2) and pol.orders[-1] == (2, 1, 0)
     st = R.PoolState(p.servers)
     rng = np.random.default_rng(3)
-    for _ in range(5000):
+    for i in range(5000):
         before = pol.s
         s = pol.choose(st)
         st.assign(s)
         g = ACC[st.type_of[s]]
-        assert pol.s == pytest.approx(min(max(before + 0.02 * (0.8 - g), 0.0), 3.0), abs=1e-12)
+        if rule == "raw":  # the earlier rule: η = 0.02 in accuracy units, constant
+            step = 0.02 * (0.8 - g)
+        else:  # scaled by D = max|a_k − a*| = 0.1; η_i = max(0.02, 0.2·200/(200 + i))
+            step = max(0.02, 0.2 * 200 / (200 + i)) * (0.8 - g) / 0.1
+        assert pol.s == pytest.approx(min(max(before + step, 0.0), 3.0), abs=1e-12)
         for busy in [b for b, l in enumerate(st.load) if l and rng.random() < 0.4]:
             st.release(busy)
     # s climbed off O_0 (fastest first, accuracy 0.7 < 0.8) towards the better orders.
     assert pol.s > 0.5
+    assert pol.describe()["step"] == rule
+
+
+def test_pop_steps_are_scale_free_and_need_no_load():
+    # The same pool with gains in other units (halved) makes the same decisions: the
+    # scaled step sees only (g* − g_k)/max|g_j − g*|. And POP takes no load at all.
+    p = pool(3)
+    a = R.make_policy("pop", p, R.Target(0.8), rng=5)
+    b = R.make_policy("pop", p, R.Target(0.4, gains=(0.35, 0.4, 0.45)), rng=5)
+    st_a, st_b = R.PoolState(p.servers), R.PoolState(p.servers)
+    rng = np.random.default_rng(6)
+    for _ in range(3000):
+        sa, sb = a.choose(st_a), b.choose(st_b)
+        assert sa == sb and a.s == pytest.approx(b.s, abs=1e-9)
+        st_a.assign(sa), st_b.assign(sb)
+        for busy in [x for x, l in enumerate(st_a.load) if l and rng.random() < 0.4]:
+            st_a.release(busy), st_b.release(busy)
+    import inspect
+    assert "load" not in inspect.signature(R.POP).parameters
+    assert (R.make_policy("pop", p, R.Target(0.8), load=1.0, rng=5).describe()
+            == R.make_policy("pop", p, R.Target(0.8), load=9.0, rng=5).describe())
 
 
 def test_priority_policies_prefer_idle_servers_in_their_order():
@@ -169,5 +195,9 @@ def test_make_policy_errors():
         R.make_policy("rjiq", p, t, load=1.0, fallback="jiq")
     with pytest.raises(R.RoutingError, match="step η"):
         R.make_policy("pop", p, t, eta=0)
+    with pytest.raises(R.RoutingError, match="pop step rule 'fast': choose scaled or raw"):
+        R.make_policy("pop", p, t, step="fast")
+    with pytest.raises(R.RoutingError, match="eta_start and decay"):
+        R.make_policy("pop", p, t, eta_start=0.5, decay=0)
     assert R.make_policy("single:type0", p, t).meets_target is False
     assert R.make_policy("single:type2", p, t).meets_target is True

@@ -20,7 +20,11 @@ HOLD = -1  # choose() result: the job waits in the central queue for the next fr
 POLICIES = ("rjiq", "pop", "jsq", "random-lp", "fastest-idle", "most-accurate", "central-queue",
             "single:<variant>")
 DEFAULT_HEADROOM = 0.05
-DEFAULT_ETA = 0.02
+DEFAULT_ETA = 0.02  # the raw rule's step (accuracy units)
+# POP's step rules → (η, η_start): their default step and decaying start (None: constant step).
+# Chosen by simulation (benchmarks/routing.py, "POP's step rules"): scaled, 0.2 decaying to 0.02.
+POP_STEPS = {"scaled": (0.02, 0.2), "raw": (DEFAULT_ETA, None)}
+POP_DECAY = 200  # decisions: η_t = max(η, η_start·T/(T + t)) with T = POP_DECAY
 
 
 class _Uniforms:
@@ -147,9 +151,15 @@ class _PriorityJIQ(Policy):
 class POP(_PriorityJIQ):
     """POP, our LP-exact reading (variants.md §A): priority-JIQ along the order sweep, λ-free.
 
-    Index s selects order O_⌊s⌋ (O_⌊s⌋+1 with probability frac(s)); after each decision
-    s ← clip(s + η·(g* − g_chosen)), so s climbs towards better orders while the chosen gain
-    falls short of the target and back while it exceeds it. Stage m + 1 (``overflow``, on by
+    Index s selects order O_⌊s⌋ (O_⌊s⌋+1 with probability frac(s)); after each decision s moves
+    towards better orders while the chosen gain falls short of the target and back while it
+    exceeds it: ``step="scaled"`` (the default, our reading) s ← clip(s + η·(g* − g_chosen)/D)
+    with D = max_k |g_k − g*|, the gains' spread around the target, so a step is a share of η
+    whatever the gains' units and gaps (issue 15: in accuracy units, gaps of 0.01–0.06 needed
+    ~10⁴ decisions to settle), and η decays from η_start = 0.2 to its floor 0.02 over the first
+    decisions (η_t = max(η, η_start·T/(T + t)), T = 200): a* within 0.005 after ~100–500
+    decisions. ``step="raw"`` is the earlier rule s ← clip(s + η·(g* − g_chosen)), η = 0.02,
+    constant — kept for comparison. Neither uses the load. Stage m + 1 (``overflow``, on by
     default; our extension beyond §A) joins the best type's shortest queue even when worse
     types have idle servers: in small pools, and near the accuracy-feasible load in large ones,
     priority-JIQ in O_m alone cannot keep the accurate servers busy enough to reach the
@@ -160,11 +170,28 @@ class POP(_PriorityJIQ):
     name = "pop"
     meets_target = True
 
-    def __init__(self, pool, target, eta=DEFAULT_ETA, start=0.0, overflow=True, rng=None):
+    def __init__(self, pool, target, eta=None, start=0.0, overflow=True, step="scaled",
+                 eta_start="default", decay=POP_DECAY, rng=None):
         super().__init__(pool, target)
-        self.eta = float(eta)
+        if step not in POP_STEPS:
+            raise RoutingError(f"pop step rule {step!r}: choose {' or '.join(POP_STEPS)}")
+        self.step = step
+        default_eta, default_start = POP_STEPS[step]
+        self.eta = float(default_eta if eta is None else eta)
         if not (math.isfinite(self.eta) and self.eta > 0):
             raise RoutingError(f"pop step η must be a positive number, got {eta!r}")
+        # Decaying step: η_t = max(η, η_start·T/(T + t)) at decision t (T = ``decay``); large
+        # steps carry s to its level within a few hundred decisions, the floor η keeps it there
+        # with little noise. eta_start=None (or ≤ η): a constant step.
+        if isinstance(eta_start, str) and eta_start == "default":
+            eta_start = default_start
+        self.eta_start = None if eta_start is None else float(eta_start)
+        self.decay = float(decay)
+        if self.eta_start is not None and not (math.isfinite(self.eta_start) and self.eta_start > 0
+                                               and math.isfinite(self.decay) and self.decay > 0):
+            raise RoutingError(f"pop eta_start and decay must be positive numbers, got {eta_start!r}, {decay!r}")
+        self._boost = 0 if self.eta_start is None or self.eta_start <= self.eta else 1
+        self._t = 0
         orders, self.breakpoints = priority_orders(pool.mean_service, self.gains)
         self.orders = orders
         self.m = len(orders) - 1
@@ -173,7 +200,10 @@ class POP(_PriorityJIQ):
         self.s = float(min(max(start, 0.0), self.top))
         self._best = orders[-1][0]
         self._level = target.level
-        self._g = self.gains.tolist()
+        spread = float(np.max(np.abs(self.gains - self._level))) if step == "scaled" else 1.0
+        self.spread = spread if spread > 0 else 1.0  # every gain at the target: any step will do
+        # s moves by delta[k] when type k is chosen (precomputed: a decision costs microseconds)
+        self._delta = [self.eta * (self._level - g) / self.spread for g in self.gains.tolist()]
         self._u = _Uniforms(rng)
 
     def choose(self, state):
@@ -186,15 +216,25 @@ class POP(_PriorityJIQ):
             server = state.shortest_queue(k)
         else:
             server, k = self._serve(state, self.orders[t])
-        self.s = min(max(self.s + self.eta * (self._level - self._g[k]), 0.0), self.top)
+        step = self._delta[k]
+        if self._boost:
+            factor = self.eta_start * self.decay / (self.decay + self._t) / self.eta
+            self._t += 1
+            if factor <= 1.0:
+                self._boost = 0
+            else:
+                step *= factor
+        self.s = min(max(self.s + step, 0.0), self.top)
         return server
 
     def snapshot(self):
         return {**super().snapshot(), "s": self.s}
 
     def describe(self):
-        return {**super().describe(), "eta": self.eta, "overflow": self.overflow,
-                "orders": [list(o) for o in self.orders], "breakpoints": list(self.breakpoints)}
+        return {**super().describe(), "step": self.step, "eta": self.eta, "eta_start": self.eta_start,
+                "decay": self.decay, "gain_spread": self.spread,
+                "overflow": self.overflow, "orders": [list(o) for o in self.orders],
+                "breakpoints": list(self.breakpoints)}
 
 
 class FixedPriority(_PriorityJIQ):
@@ -277,8 +317,8 @@ def make_policy(name, pool, target, load=None, rng=None, **options):
     """The policy called ``name`` (see ``POLICIES``) for this pool and target.
 
     ``load`` (λ, jobs/s) is needed by the LP-routed policies (``rjiq``, ``random-lp``) only.
-    Options: ``headroom`` (rjiq, random-lp), ``fallback`` (rjiq), ``eta``, ``start`` and
-    ``overflow`` (pop).
+    Options: ``headroom`` (rjiq, random-lp), ``fallback`` (rjiq), ``eta``, ``start``,
+    ``overflow``, ``step`` (``scaled`` or ``raw``), ``eta_start`` and ``decay`` (pop).
     """
     if name.startswith("single:"):
         variant = name.split(":", 1)[1]
@@ -287,7 +327,7 @@ def make_policy(name, pool, target, load=None, rng=None, **options):
                                 f"{', '.join(pool.names)}")
     elif name not in POLICIES:
         raise UnknownPolicy(f"unknown policy {name!r}: choose one of {', '.join(POLICIES)}")
-    allowed = {"rjiq": {"headroom", "fallback"}, "random-lp": {"headroom"}, "pop": {"eta", "start", "overflow"}}
+    allowed = {"rjiq": {"headroom", "fallback"}, "random-lp": {"headroom"}, "pop": {"eta", "start", "overflow", "step", "eta_start", "decay"}}
     extra = set(options) - allowed.get(name, set())
     if extra:
         raise RoutingError(f"policy {name} takes no option {', '.join(sorted(extra))}")
