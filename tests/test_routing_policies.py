@@ -119,8 +119,8 @@ def test_pop_index_obeys_its_update_rule(rule):
         g = ACC[st.type_of[s]]
         if rule == "raw":  # the earlier rule: η = 0.02 in accuracy units, constant
             step = 0.02 * (0.8 - g)
-        else:  # scaled by D = max|a_k − a*| = 0.1; η_i = max(0.02, 0.2·200/(200 + i))
-            step = max(0.02, 0.2 * 200 / (200 + i)) * (0.8 - g) / 0.1
+        else:  # scaled by D = max|a_k − a*| = 0.1; η_i = max(0.005, 0.2·500/(500 + i))
+            step = max(0.005, 0.2 * 500 / (500 + i)) * (0.8 - g) / 0.1
         assert pol.s == pytest.approx(min(max(before + step, 0.0), 3.0), abs=1e-12)
         for busy in [b for b, l in enumerate(st.load) if l and rng.random() < 0.4]:
             st.release(busy)
