@@ -10,10 +10,11 @@ service times. The mean-latency comparison
 
 Each simulated run mean is one draw of what a real run of that length gives, the profile's
 uncertainty included (the bootstrap copy), so their spread is the right yardstick for one
-real run — also for POP, whose index s starts at 0 and, with η = 0.02 and gains within 0.05
-of a*, is still climbing after 1,200 decisions: a short run routes more jobs to the fast
-variant than POP's steady state does, so its mean latency is ~17% below the steady state's
-and its accuracy below a* (docs/routing.md, "POP in short runs"). Comparing a 1,200-query
+real run — also for a policy still in a transient, as POP's earlier step rule (`step="raw"`,
+η = 0.02 in accuracy units) was: its index s, starting at 0, was still climbing after 1,200
+decisions, so a short run routed more jobs to the fast variant than its steady state did,
+~17% faster and below a* (docs/routing.md, "POP in short runs"; the default scaled,
+decaying step settles in a few hundred decisions). Comparing a 1,200-query
 run with a 40,000-job steady state — what this test did before — is what made the real pool
 look ~13% faster than the simulator (z ≈ −3); batch means within one run cannot see that
 trend, the replicate spread does. The real pool hands each job from LoadGen's thread to the
@@ -24,7 +25,7 @@ latencies of the same sleeps), so it needs no allowance. |z| ≤ 5: for R = 200 
 means, z is close to a t variable with 199 degrees of freedom, P(|t| > 5) ≈ 1.3·10⁻⁶.
 ``test_latency_check_is_calibrated`` shows by simulation that z's spread is honest for jsq
 and POP, that a pool 40% slower than its profiles fails, and that the steady-state reference
-would have failed POP's right answer.
+would have failed the raw-rule POP's right answer.
 """
 
 import numpy as np
