@@ -1,0 +1,57 @@
+"""The digits pipeline (harnesses/pipeline.py): stage variants, measured combination accuracy,
+deterministic classifier training, the registry's pipeline entry and its one-line errors."""
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+
+from tailq_loadgen import harnesses  # noqa: E402
+from tailq_loadgen._errors import UserError  # noqa: E402
+from tailq_loadgen.harnesses import pipeline  # noqa: E402
+from tailq_loadgen.harnesses.digits import load_split  # noqa: E402
+
+
+def test_combinations_are_measured_end_to_end_through_the_deployed_stages():
+    combo = harnesses.pipeline_accuracy("digits-pipe")
+    assert set(combo) == {(e, c) for e in pipeline.ENCODERS for c in pipeline.CLASSIFIERS}
+    assert all(0.9 < a <= 1.0 for a in combo.values())
+    _, _, x, y = load_split()
+    harness, stages = harnesses.build_pipeline(
+        "digits-pipe", [("encoder", "enc-cnn", 1), ("classifier", "clf-linear", 1)])
+    assert [(s, v) for s, v, _ in stages] == [("encoder", "enc-cnn"), ("classifier", "clf-linear")]
+    out = x
+    for _, _, backend in stages:
+        out = backend.load().predict(out)
+    assert out.shape == (len(y), 10)
+    assert harness.make_metric(out).scores.mean() == pytest.approx(combo[("enc-cnn", "clf-linear")])
+    # the classifier's weights depend on the encoder: the same head on another encoder differs
+    assert combo[("enc-cnn", "clf-linear")] != combo[("enc-mlp", "clf-linear")]
+
+
+def test_a_classifier_trains_the_same_weights_again(tmp_path):
+    cached = pipeline.head_weights("enc-mlp", "clf-linear", log=lambda *a: None)
+    # a fresh cache (the encoder's digits network is trained there too): bit for bit the same
+    fresh = pipeline.head_weights("enc-mlp", "clf-linear", cache=str(tmp_path), log=lambda *a: None)
+    assert set(cached) == set(fresh)
+    assert all(np.array_equal(cached[k], fresh[k]) for k in cached)
+
+
+def test_stage_variants_are_harnesses_that_name_their_stage():
+    pipe = harnesses.get_pipeline("digits-pipe")
+    assert pipe.variant_names("encoder") == ("enc-mlp", "enc-cnn", "enc-wide")
+    for stage, names in pipe.stages:
+        for name in names:
+            h = harnesses.get_harness(name)
+            assert h.params["pipeline_stage"] == stage and name in harnesses.REGISTRY
+    enc = harnesses.get_harness("pipe-enc-mlp")
+    feats = enc.backend.load().predict(enc.dataset.get_samples(np.arange(5)))
+    assert feats.shape == (5, 128) and enc.output_shape == (128,)
+
+
+def test_pipeline_errors_are_one_line():
+    with pytest.raises(UserError, match="--pipeline 'nope': unknown; choose one of digits-pipe"):
+        harnesses.get_pipeline("nope")
+    with pytest.raises(UserError, match="stage 'encoder' has no variant 'enc-x'") as err:
+        harnesses.build_pipeline("digits-pipe", [("encoder", "enc-x", 1), ("classifier", "clf-mlp", 1)])
+    assert "\n" not in str(err.value)

@@ -1,0 +1,206 @@
+"""The pipeline SUT (capture/_pipeline.py) and its plan check (workflow/_pipeline_verify.py)
+under short real LoadGen Server tests, with synthetic stages (deterministic sleeps) so each
+test runs in about a second; and stage profiles round-tripping through the run directory."""
+
+import dataclasses
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from tailq_loadgen import records
+from tailq_loadgen._errors import UserError
+from tailq_loadgen.capture._pipeline import PipelineBackend, _Stage
+from tailq_loadgen.harnesses import synthetic_family
+from tailq_loadgen.workflow import _pipeline_verify as pv
+
+QUERIES = 400
+
+
+class _Relay:
+    """A second stage: sleeps ``ms`` per batch and passes its input rows on unchanged."""
+
+    def __init__(self, ms=0.3, fail_every=0):
+        self.s, self.fail_every, self.calls = ms / 1e3, fail_every, 0
+
+    def load(self):
+        return self
+
+    def name(self):
+        return "relay"
+
+    def version(self):
+        return "1"
+
+    def predict(self, rows):
+        self.calls += 1
+        if self.fail_every and self.calls % self.fail_every == 0:
+            raise RuntimeError("stage exploded\nsecond line")
+        time.sleep(self.s)
+        return np.asarray(rows)
+
+
+def _stages(fail_every=0):
+    first = synthetic_family.make_harness("deterministic", 0.5, accuracy=0.7, samples=100, seed=1,
+                                          name="enc")
+    return first, [("encoder", "enc", first.backend), ("classifier", "clf", _Relay(0.3, fail_every))]
+
+
+def _session(tmp_path, batches, replicas, qps=400, queries=QUERIES, timeout=0.005, fail_every=0):
+    harness, stages = _stages(fail_every)
+    return harness, pv.deploy_pipeline(stages, harness, batches=batches, replicas=replicas,
+                                       out=str(tmp_path / "run"), qps=qps, queries=queries,
+                                       batch_timeout_s=timeout, log=lambda *a: None)
+
+
+def test_every_sample_completed_once_through_batching_stages(tmp_path):
+    harness, session = _session(tmp_path, batches=[4, 2], replicas=[2, 1])
+    with session:
+        session.run(["PerformanceOnly"])
+    run = records.load_run(str(tmp_path / "run"))
+    assert len(run["status"]) == QUERIES
+    assert np.unique(run["sample_seq"]).size == QUERIES  # each completed exactly once
+    assert set(run["status"]) == {"ok"}
+    assert set(run["variant"]) == {"enc/clf"}
+    wait, service, latency = run["wait_ns"], run["service_ns"], run["latency_ns"]
+    assert np.all(wait >= 0) and np.all(service >= 0.8e6)  # 0.5 ms + 0.3 ms of sleep
+    assert np.all(latency >= wait + service)                 # LoadGen's clock starts first
+    # outputs are the first stage's answers, carried through the second
+    out = np.array([np.frombuffer(b, dtype="<i8")[0] for b in run["output"]])
+    assert np.array_equal(out, harness.dataset.answers[run["sample_index"]])
+    rec = run.metadata["tests"][0]["routing"]
+    assert [s["batch"] for s in rec["stages"]] == [4, 2]
+    for s in rec["stages"]:
+        assert s["batches"] >= QUERIES / s["batch"]
+        assert 1 <= s["mean_batch"] <= s["batch"]
+    # LoadGen's last queries never fill a batch: the timeout released them
+    assert rec["stages"][0]["timed_out_batches"] >= 1
+    assert run.metadata["dispatch"]["mode"] == "pipeline"
+    assert [v["replicas"] for v in run.metadata["pool"]["variants"]] == [2, 1]
+
+
+def test_a_failing_stage_fails_its_batches_samples_only(tmp_path):
+    _, session = _session(tmp_path, batches=[1, 1], replicas=[1, 1], fail_every=3)
+    with session:
+        session.run(["PerformanceOnly"])
+    run = records.load_run(str(tmp_path / "run"))
+    status = run["status"]
+    assert len(status) == QUERIES and np.unique(run["sample_seq"]).size == QUERIES
+    errors = run["error"][status == "error"]
+    assert 100 <= errors.size <= 170  # every third batch of one
+    assert all(e == "RuntimeError: stage exploded" for e in errors)
+
+
+def test_stage_batches_wait_for_b_or_the_timeout():
+    st = _Stage(0, batch=3, replicas=1, timeout_ns=int(50e6))
+    now = time.perf_counter_ns()
+    for k in range(3):
+        st.put((k, now, None))
+    jobs, timed_out = st.take()
+    assert [j[0] for j in jobs] == [0, 1, 2] and not timed_out
+    st.put((3, time.perf_counter_ns(), None))
+    t0 = time.perf_counter()
+    jobs, timed_out = st.take()
+    assert [j[0] for j in jobs] == [3] and timed_out
+    assert time.perf_counter() - t0 >= 0.045
+    got = []
+    t = threading.Thread(target=lambda: got.append(st.take()))
+    t.start()
+    st.stop()
+    t.join(2)
+    assert got == [(None, False)]
+
+
+class _Catalog:
+    """What the CLI hands in (the harness registry), for synthetic stages."""
+
+    def __init__(self):
+        self.asked = None
+
+    def build_pipeline(self, name, choices):
+        self.asked = (name, choices)
+        return _stages()
+
+
+def _plan(batch=(2, 1), replicas=(1, 1), qps=300.0):
+    return {"mode": "pipeline", "qps": qps, "slo_s": 0.004, "objective": "tq",
+            "choices": [{"stage": s, "variant": v, "batch": b, "replicas": r, "threads": 1}
+                        for s, v, b, r in zip(("encoder", "classifier"), ("enc", "clf"), batch, replicas)],
+            "accuracy": 0.7, "predicted_tail_quality": 0.65, "predicted_on_time": 0.93,
+            "predicted_p99_s": 0.0045, "predicted_mean_s": 0.002, "predictor": "analytic"}
+
+
+def test_verify_scores_every_sample_end_to_end(tmp_path):
+    cat = _Catalog()
+    doc = pv.verify_pipeline_plan(_plan(), cat, out=str(tmp_path / "v"), queries=QUERIES, seed=3,
+                                  log=lambda *a: None)
+    assert cat.asked == ("digits-pipe", [("encoder", "enc", 1), ("classifier", "clf", 1)])
+    run = records.load_run(str(tmp_path / "v"))
+    harness, _ = _stages()
+    order = np.argsort(run["wrapper_issue_ns"], kind="stable")
+    idx = run["sample_index"][order][int(round(pv.WARMUP * QUERIES)):]
+    m = doc["measured"]
+    # the pipeline's answers are the synthetic variant's: right exactly where it is right
+    assert m["accuracy"] == pytest.approx(harness.dataset.correct[idx].mean(), abs=1e-12)
+    lat = np.sort(run["latency_ns"][order][int(round(pv.WARMUP * QUERIES)):] / 1e9)
+    on = lat <= 0.004
+    assert m["on_time"] == pytest.approx(on.mean(), abs=1e-12)
+    assert 0 <= m["tail_quality"] <= min(m["accuracy"], m["on_time"]) + 1e-12
+    assert m["p99_s"] == pytest.approx(lat[int(np.floor(0.99 * lat.size))], rel=1e-9)
+    assert doc["difference"]["tail_quality"] == pytest.approx(m["tail_quality"] - 0.65)
+    assert m["stages"][0]["batch"] == 2 and doc["deployed"][0]["variant"] == "enc"
+    assert (tmp_path / "v" / pv.VERIFY_FILE).is_file()
+    with pytest.raises(UserError, match="already holds"):
+        pv.verify_pipeline_plan(_plan(), cat, out=str(tmp_path / "v"), queries=QUERIES, seed=3)
+
+
+@pytest.mark.parametrize("plan, match", [
+    ({"mode": "variant-set", "choices": [{}]}, "not a pipeline plan"),
+    (dict(_plan(), qps=0), "qps must be a positive"),
+    (dict(_plan(), choices=[dict(_plan()["choices"][0], replicas=0)]), "replicas must be"),
+])
+def test_verify_rejects_a_bad_plan_in_one_line(tmp_path, plan, match):
+    with pytest.raises(UserError, match=match) as err:
+        pv.verify_pipeline_plan(plan, _Catalog(), out=str(tmp_path / "v"), queries=QUERIES)
+    assert "\n" not in str(err.value)
+    assert not (tmp_path / "v").exists()
+
+
+def test_measure_standard_errors_and_warmup():
+    rng = np.random.default_rng(0)
+    lat = rng.exponential(0.002, 2000)
+    cor = rng.random(2000) < 0.9
+    m = pv.measure(lat, cor, np.ones(2000, bool), 0.004)
+    keep = slice(200, None)
+    assert m["warmup_queries"] == 200 and m["queries"] == 1800
+    assert m["tail_quality"] == pytest.approx(np.mean(cor[keep] & (lat[keep] <= 0.004)))
+    assert m["slo_violations"] == pytest.approx(1 - m["on_time"])
+    # independent rows: the batch-means SE is near the binomial one
+    p = m["tail_quality"]
+    assert 0.5 < m["tail_quality_se"] / np.sqrt(p * (1 - p) / 1800) < 1.6
+
+
+def test_stage_profiles_round_trip_with_their_stage(tmp_path):
+    from tailq_loadgen.workflow import _profile_records
+    from tailq_loadgen.workflow._profile import load_profile
+    from tailq_loadgen.workflow._profile_capture import capture_profile
+
+    h = synthetic_family.make_harness("deterministic", 0.2, accuracy=0.8, samples=50, seed=4,
+                                      name="pipe-enc-x")
+    h = dataclasses.replace(h, params=dict(h.params, pipeline_stage="encoder"))
+    p = capture_profile(h, out=str(tmp_path / "p"), batch_size=2, queries=50, log=lambda *a: None)
+    back = load_profile(str(tmp_path / "p"))
+    assert p.stage == back.stage == "encoder" and back.summary()["stage"] == "encoder"
+    plain = synthetic_family.make_harness("deterministic", 0.2, accuracy=0.8, samples=50, seed=4,
+                                          name="plain")
+    q = capture_profile(plain, out=str(tmp_path / "q"), queries=50, log=lambda *a: None)
+    assert q.stage is None
+    vp, = _profile_records.planning_profiles([back])
+    assert vp.stage == "encoder" and vp.service[0].batch == 2
+    assert _profile_records.planning_profiles([q], stage="x")[0].stage == "x"
+
+    class Pipe:
+        name, stages = "p", (("encoder", ("pipe-enc-x",)),)
+    vp, = pv.pipeline_planning_profiles([back, q], Pipe)
+    assert vp.name == "enc-x" and vp.stage == "encoder"
