@@ -16,6 +16,7 @@ from tailq_loadgen.harnesses import synthetic_family
 from tailq_loadgen.workflow import _pipeline_verify as pv
 
 QUERIES = 400
+MIN_Q = pv.MIN_QUERIES
 
 
 class _Relay:
@@ -139,16 +140,24 @@ def test_verify_scores_every_sample_end_to_end(tmp_path):
     run = records.load_run(str(tmp_path / "v"))
     harness, _ = _stages()
     order = np.argsort(run["wrapper_issue_ns"], kind="stable")
-    idx = run["sample_index"][order][int(round(pv.WARMUP * QUERIES)):]
+    keep = order[int(round(0.1 * QUERIES)):]  # the warm-up share (_route.WARMUP) is left out
+    idx = run["sample_index"][keep]
     m = doc["measured"]
+    assert m["samples"] == keep.size
     # the pipeline's answers are the synthetic variant's: right exactly where it is right
     assert m["accuracy"] == pytest.approx(harness.dataset.correct[idx].mean(), abs=1e-12)
-    lat = np.sort(run["latency_ns"][order][int(round(pv.WARMUP * QUERIES)):] / 1e9)
-    on = lat <= 0.004
-    assert m["on_time"] == pytest.approx(on.mean(), abs=1e-12)
-    assert 0 <= m["tail_quality"] <= min(m["accuracy"], m["on_time"]) + 1e-12
-    assert m["p99_s"] == pytest.approx(lat[int(np.floor(0.99 * lat.size))], rel=1e-9)
-    assert doc["difference"]["tail_quality"] == pytest.approx(m["tail_quality"] - 0.65)
+    lat = run["latency_ns"][keep] / 1e9
+    assert m["slo_violations"] == pytest.approx(np.mean(lat > 0.004), abs=1e-12)
+    assert m["tail_quality"] == pytest.approx(
+        np.mean(harness.dataset.correct[idx] & (lat <= 0.004)), abs=1e-12)
+    srt = np.sort(lat)
+    assert m["p99_s"] == pytest.approx(srt[int(np.floor(0.99 * srt.size))], rel=1e-9)
+    pred = doc["predicted"]
+    assert pred["analytic"]["tail_quality"] == 0.65 and pred["simulated"] is None
+    assert pred["diff_tail_quality_analytic"] == pytest.approx(m["tail_quality"] - 0.65)
+    assert pred["z_tail_quality_analytic"] == pytest.approx((m["tail_quality"] - 0.65)
+                                                            / m["tail_quality_se"])
+    assert pred["analytic"]["slo_violations"] == pytest.approx(0.07)
     assert m["stages"][0]["batch"] == 2 and doc["deployed"][0]["variant"] == "enc"
     assert (tmp_path / "v" / pv.VERIFY_FILE).is_file()
     with pytest.raises(UserError, match="already holds"):
@@ -171,14 +180,25 @@ def test_measure_standard_errors_and_warmup():
     rng = np.random.default_rng(0)
     lat = rng.exponential(0.002, 2000)
     cor = rng.random(2000) < 0.9
-    m = pv.measure(lat, cor, np.ones(2000, bool), 0.004)
+    ok = np.ones(2000, bool)
+    ok[1500] = False  # an error is neither correct nor on time
+    m = pv.measure(lat, cor, ok, 0.004)
     keep = slice(200, None)
-    assert m["warmup_queries"] == 200 and m["queries"] == 1800
-    assert m["tail_quality"] == pytest.approx(np.mean(cor[keep] & (lat[keep] <= 0.004)))
-    assert m["slo_violations"] == pytest.approx(1 - m["on_time"])
+    assert m["warmup_samples"] == 200 and m["samples"] == 1800 and m["status_not_ok"] == 1
+    assert m["tail_quality"] == pytest.approx(np.mean((cor & ok & (lat <= 0.004))[keep]))
+    assert m["slo_violations"] == pytest.approx(np.mean((~ok | (lat > 0.004))[keep]))
     # independent rows: the batch-means SE is near the binomial one
     p = m["tail_quality"]
     assert 0.5 < m["tail_quality_se"] / np.sqrt(p * (1 - p) / 1800) < 1.6
+    with pytest.raises(UserError, match="too few"):
+        pv.measure(lat[:30], cor[:30], ok[:30], 0.004)
+
+
+def test_verify_reads_a_plan_json_document(tmp_path):
+    cat = _Catalog()
+    doc = pv.verify_pipeline_plan({"format": "tailq-plan", "plan": _plan()}, cat,
+                                  out=str(tmp_path / "v"), queries=MIN_Q, log=lambda *a: None)
+    assert doc["plan"]["mode"] == "pipeline" and doc["measured"]["samples"] == MIN_Q - MIN_Q // 10
 
 
 def test_stage_profiles_round_trip_with_their_stage(tmp_path):

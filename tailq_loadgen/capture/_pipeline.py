@@ -35,26 +35,24 @@ import time
 import mlperf_loadgen as lg
 import numpy as np
 
+from ._pool import PoolBackend
 from ._sut import CaptureSUT, _as_outputs, _one_line, responses_for
 
 
-class PipelineBackend:
+class PipelineBackend(PoolBackend):
     """The stages' backends as one, for what ``CaptureSession`` does with a backend: ``load``
-    loads each, and ``predict`` (the warm-up) runs a batch through every stage in series."""
+    loads each (the pool's), and ``predict`` (the warm-up) runs a batch through every stage in
+    series."""
 
     def __init__(self, stages, variants, backends):
         if not (len(stages) == len(variants) == len(backends)) or not stages:
             raise ValueError("one stage name, variant and backend per stage")
-        self.stages, self.variants, self.backends = tuple(stages), tuple(variants), tuple(backends)
+        super().__init__(variants, backends)
+        self.stages, self.variants = tuple(stages), tuple(variants)
 
     @property
     def label(self):
         return "/".join(self.variants)
-
-    def load(self):
-        for b in self.backends:
-            b.load()
-        return self
 
     def name(self):
         return "pipeline"

@@ -9,16 +9,21 @@ the stages' backends. One LoadGen Server test of ``queries`` queries at ``plan.q
 through ``capture/_pipeline.py`` with each stage's variant, batch size and replicas; every
 sample is scored end to end (the pipeline's metric on the last stage's output).
 
-The record (``OUT/verify.json``, :data:`FORMAT` version :data:`VERSION`) holds ``predicted``
-and ``measured`` side by side — ``tail_quality`` (P(correct ∧ latency ≤ SLO)),
-``accuracy``, ``p99_s`` (LoadGen's convention), ``slo_violations`` (share later than the SLO)
-and ``on_time`` — with the measured standard errors (``*_se``: batch means over 20 blocks of
-the queries in issue order, which carries the queue's correlation) and ``difference``
-(measured − predicted). The first :data:`WARMUP` share of queries (by issue) is left out,
-as the planner's prediction is of the steady state.
+The record (``OUT/verify.json``, :data:`FORMAT` "tailq-plan-verify" version :data:`VERSION`)
+uses the names of ``tailq plan --verify``'s pool record (``_plan_verify.py``): ``measured`` —
+``samples``, ``tail_quality`` (P(correct ∧ LoadGen latency ≤ SLO)), ``accuracy``, ``p99_s``
+(LoadGen's convention), ``slo_violations`` (share later than the SLO, or not answered),
+``mean_s``, ``status_not_ok``, each share with its standard error (``*_se``: 20 consecutive
+batch means in issue order, ``routing.batch_means``, which carries the queue's correlation;
+``p99_se_s`` from the 20 batches' own p99s) — and ``predicted`` — ``analytic`` (the plan's
+prediction), ``simulated`` (None: the routing simulator has no batcher),
+``z_tail_quality_analytic`` and ``diff_tail_quality_analytic`` (measured − predicted). The
+first ``_route.WARMUP`` share of queries (by issue) is left out, as the planner predicts the
+steady state. Pipeline-only keys: ``deployed`` (per stage: variant, batch, replicas, threads),
+``batch_timeout_s``, and in ``measured`` the per-stage test record (``stages``) and every full
+batch's busy time per stage (``stage_samples``).
 """
 
-import json
 import math
 import os
 
@@ -27,16 +32,20 @@ import numpy as np
 from .. import tailquality
 from .._errors import UserError
 
+# FORMAT / VERSION / VERIFY_FILE are those of tailq plan --verify's record (_plan_verify.py)
+
 FORMAT = "tailq-plan-verify"
 VERSION = 1
 VERIFY_FILE = "verify.json"
-WARMUP = 0.1
-BLOCKS = 20
+BATCHES = 20
 MIN_QUERIES = 200
 
 
 def _plan_dict(plan):
+    """A Plan, its ``as_dict()``, or a ``plan.json`` document (``{"plan": …}``) → the plan dict."""
     d = plan.as_dict() if hasattr(plan, "as_dict") else plan
+    if isinstance(d, dict) and isinstance(d.get("plan"), dict) and "mode" not in d:
+        d = d["plan"]
     if not isinstance(d, dict) or d.get("mode") != "pipeline" or not d.get("choices"):
         raise UserError("plan: not a pipeline plan (mode 'pipeline' with choices per stage); "
                         "make one with `tailq plan` from profiles that name ≥ 2 stages")
@@ -79,39 +88,46 @@ def deploy_pipeline(stages, harness, *, batches, replicas, out, qps, queries, ba
                           experiment=experiment, sut_factory=factory)
 
 
-def measure(latency_s, correct, ok, slo_s, warmup=WARMUP, blocks=BLOCKS):
-    """Measured TQ at the SLO, accuracy, p99, SLO violations (rows in issue order), with
-    batch-means standard errors. Pure: arrays in, dict out."""
+def measure(latency_s, correct, ok, slo_s, warmup=None, batches=BATCHES):
+    """Measured TQ at the SLO, accuracy, p99 and SLO violations of rows in issue order, after
+    the warm-up share, with batch-means standard errors. Pure: arrays in, dict out."""
+    from .. import routing
+    from ._route import WARMUP
+
+    warmup = WARMUP if warmup is None else warmup
     latency_s, correct, ok = (np.asarray(a) for a in (latency_s, correct, ok))
     start = int(round(warmup * latency_s.size))
-    lat, cor, good = latency_s[start:], correct[start:] & ok[start:], ok[start:]
-    on_time = good & (lat <= slo_s)
-    tq = cor & on_time
-
-    def se(x):
-        x = x.astype(np.float64)
-        k = min(blocks, x.size)
-        if k < 2:
-            return None
-        means = np.array([b.mean() for b in np.array_split(x, k)])
-        return float(means.std(ddof=1) / math.sqrt(k))
-
-    p99 = float(tailquality.loadgen_percentile(lat[good], 0.99)) if good.any() else None
-    return {"queries": int(lat.size), "warmup_queries": start, "errors": int((~good).sum()),
-            "tail_quality": float(tq.mean()), "tail_quality_se": se(tq),
-            "accuracy": float(cor.mean()), "accuracy_se": se(cor),
-            "on_time": float(on_time.mean()), "slo_violations": float(1 - on_time.mean()),
-            "slo_violations_se": se(~on_time), "p99_s": p99,
-            "mean_s": float(lat[good].mean()) if good.any() else None}
+    lat, cor, good = latency_s[start:], correct[start:].astype(bool), ok[start:].astype(bool)
+    if lat.size < 2 * batches:
+        raise UserError(f"{lat.size} samples after the warm-up: too few for {batches} batch means; "
+                        f"run more queries (≥ {MIN_QUERIES})")
+    late = ~good | (lat > slo_s)  # an errored or cancelled sample is no answer in time
+    tq, tq_se = routing.batch_means((cor & good & ~late).astype(float), batches)
+    acc, acc_se = routing.batch_means((cor & good).astype(float), batches)
+    viol, viol_se = routing.batch_means(late.astype(float), batches)
+    usable = lat.size - lat.size % batches
+    per_batch = lat[lat.size - usable:].reshape(batches, -1)
+    return {"samples": int(lat.size), "warmup_samples": start, "tail_quality": tq,
+            "tail_quality_se": tq_se, "accuracy": acc, "accuracy_se": acc_se,
+            "p99_s": float(tailquality.loadgen_percentile(lat, 0.99)),
+            "p99_se_s": float(np.std([tailquality.loadgen_percentile(b, 0.99) for b in per_batch],
+                                     ddof=1) / math.sqrt(batches)),
+            "mean_s": float(lat.mean()), "slo_violations": viol, "slo_violations_se": viol_se,
+            "status_not_ok": int((~good).sum())}
 
 
-def predicted(plan):
-    """What the plan promised, in the measured record's names."""
+def compare(plan, measured):
+    """The plan's analytic prediction against the measurement (``_plan_verify``'s names)."""
     on_time = plan.get("predicted_on_time")
-    return {"tail_quality": plan.get("predicted_tail_quality"), "accuracy": plan.get("accuracy"),
-            "on_time": on_time, "slo_violations": None if on_time is None else 1 - on_time,
-            "p99_s": plan.get("predicted_p99_s"), "mean_s": plan.get("predicted_mean_s"),
-            "predictor": plan.get("predictor")}
+    analytic = {"tail_quality": plan.get("predicted_tail_quality"), "accuracy": plan.get("accuracy"),
+                "p99_s": plan.get("predicted_p99_s"),
+                "slo_violations": None if on_time is None else 1.0 - on_time,
+                "mean_s": plan.get("predicted_mean_s"), "predictor": plan.get("predictor")}
+    m, p = measured, analytic["tail_quality"]
+    se = m["tail_quality_se"]
+    return {"analytic": analytic, "simulated": None,
+            "z_tail_quality_analytic": (m["tail_quality"] - p) / se if p is not None and se > 0 else None,
+            "diff_tail_quality_analytic": None if p is None else m["tail_quality"] - p}
 
 
 def verify_pipeline_plan(plan, catalog, *, out, queries=3000, seed=0, log=print,
@@ -140,7 +156,7 @@ def verify_pipeline_plan(plan, catalog, *, out, queries=3000, seed=0, log=print,
         session.run(["PerformanceOnly"])
         batches = session.sut.stage_batches()
     from .. import records
-    from ._route import scored_pass
+    from ._route import WARMUP, _write, scored_pass
 
     run = records.load_run(out)
     sel, correct = scored_pass(run, index, harness, session.total)
@@ -159,60 +175,42 @@ def verify_pipeline_plan(plan, catalog, *, out, queries=3000, seed=0, log=print,
          "samples_s": (b["busy_ns"][b["size"] == c["batch"]] / 1e9).tolist()}
         for c, b in zip(d["choices"], batches)]
     meas["load_average_1min"] = os.getloadavg()[0]  # other work on the machine, after the test
-    meas["loadgen_result"] = test.get("loadgen_result")
-    pred = predicted(d)
-    diff = {k: (meas[k] - pred[k]) if isinstance(pred.get(k), (int, float)) and
-            isinstance(meas.get(k), (int, float)) else None
-            for k in ("tail_quality", "accuracy", "on_time", "slo_violations", "p99_s")}
     doc = {"format": FORMAT, "version": VERSION, "mode": "pipeline", "pipeline": pipeline,
-           "run": out, "pass": index, "qps": qps, "slo_s": slo_s, "queries": queries,
-           "seed": seed, "warmup_share": WARMUP, "batch_timeout_s": timeout,
+           "plan": d, "qps": qps, "slo_s": slo_s, "queries": queries, "seed": seed,
+           "pass": index, "warmup_share": WARMUP, "loadgen_result": test.get("loadgen_result"),
+           "batch_timeout_s": timeout,
            "deployed": [{"stage": c["stage"], "variant": c["variant"], "batch": c["batch"],
                          "replicas": c["replicas"], "threads": c["threads"]} for c in d["choices"]],
-           "predicted": pred, "measured": meas, "difference": diff, "plan": d}
-    _write(os.path.join(out, VERIFY_FILE), doc)
+           "measured": meas, "predicted": compare(d, meas)}
+    _write(os.path.join(out, VERIFY_FILE), doc)  # _route's: JSON-safe, atomic
     for line in summary_lines(doc):
         log(line)
     return doc
 
 
 def summary_lines(doc):
-    p, m = doc["predicted"], doc["measured"]
+    m, a = doc["measured"], doc["predicted"]["analytic"]
 
     def ms(v):
         return "—" if v is None else f"{v * 1e3:.3f} ms"
 
+    def num(v):
+        return "—" if v is None else f"{v:.4f}"
+
     deployed = ", ".join(f"{c['stage']} {c['variant']} b{c['batch']}×{c['replicas']}"
                          for c in doc["deployed"])
-    return [f"pipeline plan ({doc['plan'].get('objective')}) at {doc['qps']:g} QPS, SLO "
-            f"{doc['slo_s'] * 1e3:g} ms: {deployed}",
-            f"  tail quality  predicted {p['tail_quality']:.4f}  measured {m['tail_quality']:.4f} "
-            f"± {m['tail_quality_se'] or 0:.4f}",
-            f"  accuracy      predicted {p['accuracy']:.4f}  measured {m['accuracy']:.4f}",
-            f"  p99 latency   predicted {ms(p['p99_s'])}  measured {ms(m['p99_s'])}",
-            f"  SLO violations predicted {p['slo_violations']:.4f}  measured "
-            f"{m['slo_violations']:.4f}"]
-
-
-def _json_safe(value):
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, np.ndarray)):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return float(value) if math.isfinite(value) else None
-    return value
-
-
-def _write(path, doc):
-    tmp = f"{path}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(_json_safe(doc), f, indent=1, allow_nan=False)
-    os.replace(tmp, path)
+    return [f"pipeline plan ({doc['plan'].get('objective')}) verified under LoadGen Server at "
+            f"{doc['qps']:g} QPS, SLO {doc['slo_s'] * 1e3:g} ms, {m['samples']} samples after "
+            f"the warm-up: {deployed}",
+            f"  {'':<16} {'measured':>20} {'analytic':>12}",
+            f"  {'tail quality':<16} {m['tail_quality']:>11.4f} ± {m['tail_quality_se']:.4f} "
+            f"{num(a['tail_quality']):>12}",
+            f"  {'accuracy':<16} {m['accuracy']:>11.4f} ± {m['accuracy_se']:.4f} "
+            f"{num(a['accuracy']):>12}",
+            f"  {'p99 latency':<16} {ms(m['p99_s']):>11} ± {m['p99_se_s'] * 1e3:.3f} "
+            f"{ms(a['p99_s']):>12}",
+            f"  {'SLO violations':<16} {m['slo_violations']:>11.4f} ± {m['slo_violations_se']:.4f} "
+            f"{num(a['slo_violations']):>12}"]
 
 
 def pipeline_planning_profiles(profiles, pipeline):
