@@ -180,16 +180,40 @@ def get_pipeline(name):
     return pipe
 
 
+def pipeline_of(choices):
+    """The registered pipeline whose stages hold every ``(stage, variant, …)`` chosen (variants
+    by their stage names or their harness names), or the one-line error."""
+    for pipe in PIPELINES.values():
+        if all(_stage_name(pipe, c[0], c[1]) is not None for c in choices):
+            return pipe.name
+    asked = ", ".join(f"{c[0]} {c[1]}" for c in choices)
+    raise UserError(f"plan: no registered pipeline has the stage variants {asked} (pipelines: "
+                    f"{', '.join(sorted(PIPELINES))})")
+
+
+def _stage_name(pipe, stage, variant):
+    names = pipe.variant_names(stage)
+    if variant in names:
+        return variant
+    if variant.startswith("pipe-") and variant[len("pipe-"):] in names:  # a harness name
+        return variant[len("pipe-"):]
+    return None
+
+
 def build_pipeline(name, choices, **params):
-    """Deploy-ready stages of pipeline ``name``: ``choices`` = ``[(stage, variant, threads), …]``
+    """Deploy-ready stages of pipeline ``name`` (None: the one that holds the choices):
+    ``choices`` = ``[(stage, variant, threads), …]``, variants by their stage or harness names
     → ``(harness, [(stage, variant, backend), …])``."""
-    pipe = get_pipeline(name)
-    for stage, variant, _ in choices:
-        if variant not in pipe.variant_names(stage):
-            raise UserError(f"pipeline {name}: stage {stage!r} has no variant {variant!r} "
+    pipe = get_pipeline(name if name is not None else pipeline_of(choices))
+    named = []
+    for stage, variant, threads in choices:
+        v = _stage_name(pipe, stage, variant)
+        if v is None:
+            raise UserError(f"pipeline {pipe.name}: stage {stage!r} has no variant {variant!r} "
                             f"(it has {', '.join(pipe.variant_names(stage)) or 'none'})")
+        named.append((stage, v, threads))
     module, _, func = pipe.build.partition(":")
-    return getattr(importlib.import_module(module), func)(list(choices), **params)
+    return getattr(importlib.import_module(module), func)(named, **params)
 
 
 def pipeline_accuracy(name, **params):

@@ -199,8 +199,9 @@ def pipeline_harness(encoder, classifier, cache_dir=None):
                    metric="accuracy", model="digits-pipe",
                    postprocess=lambda outputs: np.asarray(outputs).argmax(-1),
                    metric_factory=_accuracy(dataset), seed=TRAIN["seed"],
-                   params={"train": TRAIN, "encoder": ENCODERS[encoder], "classifier":
-                           CLASSIFIERS[classifier]}, output_dtype="<f4", output_shape=(10,))
+                   params={"train": TRAIN, "pipeline": "digits-pipe", "encoder": ENCODERS[encoder],
+                           "classifier": CLASSIFIERS[classifier]}, output_dtype="<f4",
+                   output_shape=(10,))
 
 
 def make_stage(variant, intra_threads=1, inter_threads=1, cache_dir=None):

@@ -49,6 +49,16 @@ def test_stage_variants_are_harnesses_that_name_their_stage():
     assert feats.shape == (5, 128) and enc.output_shape == (128,)
 
 
+def test_a_plan_names_variants_by_stage_or_harness_name():
+    choices = [("encoder", "pipe-enc-mlp", 1), ("classifier", "clf-mlp", 1)]
+    assert harnesses.pipeline_of(choices) == "digits-pipe"
+    harness, stages = harnesses.build_pipeline(None, choices)
+    assert [v for _, v, _ in stages] == ["enc-mlp", "clf-mlp"]
+    assert harness.params["pipeline"] == "digits-pipe"
+    with pytest.raises(UserError, match="no registered pipeline has the stage variants"):
+        harnesses.pipeline_of([("encoder", "enc-x", 1)])
+
+
 def test_pipeline_errors_are_one_line():
     with pytest.raises(UserError, match="--pipeline 'nope': unknown; choose one of digits-pipe"):
         harnesses.get_pipeline("nope")

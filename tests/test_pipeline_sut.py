@@ -136,7 +136,7 @@ def test_verify_scores_every_sample_end_to_end(tmp_path):
     cat = _Catalog()
     doc = pv.verify_pipeline_plan(_plan(), cat, out=str(tmp_path / "v"), queries=QUERIES, seed=3,
                                   log=lambda *a: None)
-    assert cat.asked == ("digits-pipe", [("encoder", "enc", 1), ("classifier", "clf", 1)])
+    assert cat.asked == (None, [("encoder", "enc", 1), ("classifier", "clf", 1)])
     run = records.load_run(str(tmp_path / "v"))
     harness, _ = _stages()
     order = np.argsort(run["wrapper_issue_ns"], kind="stable")
@@ -189,7 +189,8 @@ def test_measure_standard_errors_and_warmup():
     assert m["slo_violations"] == pytest.approx(np.mean((~ok | (lat > 0.004))[keep]))
     # independent rows: the batch-means SE is near the binomial one
     p = m["tail_quality"]
-    assert 0.5 < m["tail_quality_se"] / np.sqrt(p * (1 - p) / 1800) < 1.6
+    # (a 20-batch SE over the binomial one: sd ≈ 0.16; bounds beyond 4 sd)
+    assert 0.35 < m["tail_quality_se"] / np.sqrt(p * (1 - p) / 1800) < 2.0
     with pytest.raises(UserError, match="too few"):
         pv.measure(lat[:30], cor[:30], ok[:30], 0.004)
 

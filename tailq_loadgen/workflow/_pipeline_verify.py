@@ -131,13 +131,16 @@ def compare(plan, measured):
 
 
 def verify_pipeline_plan(plan, catalog, *, out, queries=3000, seed=0, log=print,
-                         pipeline="digits-pipe", batch_timeout_s=None, overwrite=False,
+                         pipeline=None, batch_timeout_s=None, overwrite=False,
                          experiment=None):
     """Deploy the plan, run LoadGen's Server scenario at its load, write and return the record.
 
     ``batch_timeout_s`` (default: the plan's SLO): a batch leaves early once its oldest query
     has waited that long at its stage. At the SLO it fires only for queries already late, so
-    it does not change the on-time share the planner predicts (whose batches wait for b)."""
+    it does not change the on-time share the planner predicts (whose batches wait for b).
+    ``pipeline``: the registered pipeline's name; None lets the catalog find the one whose
+    stages hold the plan's variants (by stage or harness names: ``enc-cnn`` or
+    ``pipe-enc-cnn``)."""
     d = _plan_dict(plan)
     if isinstance(queries, bool) or not isinstance(queries, int) or queries < MIN_QUERIES:
         raise UserError(f"--queries {queries!r}: must be a whole number ≥ {MIN_QUERIES}")
@@ -146,7 +149,8 @@ def verify_pipeline_plan(plan, catalog, *, out, queries=3000, seed=0, log=print,
     if os.path.exists(os.path.join(out, VERIFY_FILE)) and not overwrite:
         raise UserError(f"--out {out}: already holds {VERIFY_FILE}; give --overwrite or another --out")
     choices = [(c["stage"], c["variant"], int(c["threads"])) for c in d["choices"]]
-    harness, stages = catalog.build_pipeline(pipeline, choices)
+    harness, stages = catalog.build_pipeline(pipeline, choices)  # None: the one holding them
+    pipeline = pipeline or (harness.params or {}).get("pipeline")
     session = deploy_pipeline(stages, harness, batches=[c["batch"] for c in d["choices"]],
                               replicas=[c["replicas"] for c in d["choices"]], out=out, qps=qps,
                               queries=queries, batch_timeout_s=timeout, seed=seed,
