@@ -65,3 +65,29 @@ def test_pipeline_errors_are_one_line():
     with pytest.raises(UserError, match="stage 'encoder' has no variant 'enc-x'") as err:
         harnesses.build_pipeline("digits-pipe", [("encoder", "enc-x", 1), ("classifier", "clf-mlp", 1)])
     assert "\n" not in str(err.value)
+
+
+def test_the_digits_pipeline_verified_under_loadgen_scores_each_sample_end_to_end(tmp_path):
+    from tailq_loadgen import records
+    from tailq_loadgen.workflow import _pipeline_verify as pv
+
+    plan = {"mode": "pipeline", "qps": 200.0, "slo_s": 0.02, "objective": "tq",
+            "choices": [{"stage": "encoder", "variant": "pipe-enc-mlp", "batch": 2, "replicas": 1,
+                         "threads": 1},
+                        {"stage": "classifier", "variant": "clf-linear", "batch": 1, "replicas": 2,
+                         "threads": 1}],
+            "accuracy": 0.9611, "predicted_tail_quality": 0.95, "predicted_on_time": 0.99,
+            "predicted_p99_s": 0.003, "predicted_mean_s": 0.001, "predictor": "analytic"}
+    doc = pv.verify_pipeline_plan(plan, harnesses, out=str(tmp_path / "v"), queries=300, seed=5,
+                                  log=lambda *a: None)
+    assert doc["pipeline"] == "digits-pipe"
+    _, _, x, y = load_split()
+    logits = pipeline._run(pipeline.classifier_module("enc-mlp", "clf-linear"),
+                           pipeline._run(pipeline.encoder_module("enc-mlp"), x))
+    right = logits.argmax(1) == y
+    run = records.load_run(str(tmp_path / "v"))
+    assert set(run["variant"]) == {"enc-mlp/clf-linear"} and set(run["status"]) == {"ok"}
+    order = np.argsort(run["wrapper_issue_ns"], kind="stable")[30:]  # after the 10% warm-up
+    assert doc["measured"]["accuracy"] == pytest.approx(right[run["sample_index"][order]].mean(),
+                                                        abs=1e-12)
+    assert [s["replicas"] for s in doc["measured"]["stages"]] == [1, 2]
