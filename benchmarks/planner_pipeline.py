@@ -22,7 +22,6 @@
 """
 
 import argparse
-import dataclasses
 import os
 import sys
 import tempfile
@@ -74,24 +73,15 @@ def calibrate(profiles, qps, tmp, queries):
     sizes are its alone samples scaled by the same ratio of means. Returns (profiles, ratio per
     variant, LoadGen's per-query overhead beyond wait + service, in seconds)."""
     pairs = [(e, "clf-linear") for e in ("enc-mlp", "enc-cnn", "enc-wide")] + [("enc-mlp", "clf-mlp")]
-    busy, overhead = {}, []
+    docs, overhead = [], []
     for e, c in pairs:
         out = os.path.join(tmp, f"calibrate-{int(qps)}-{e}-{c}")
-        doc = pv.verify_pipeline_plan(_stage_plan(qps, e, c), harnesses, out=out, queries=queries,
-                                      seed=2, log=lambda *a: None, pipeline=PIPE)
-        for st in doc["measured"]["stage_samples"]:  # a variant's runs pooled
-            busy.setdefault(st["variant"], []).extend(st["samples_s"])
-        overhead.append(_overhead(out, doc))
-    out, ratios = [], {}
-    for p in profiles:
-        alone = p.service_at(1, 1)
-        x = np.asarray(busy[p.name])
-        ratios[p.name] = float(x.mean() / alone.mean_s)
-        service = [P.ServiceSamples(1, 1, x)] + [
-            P.ServiceSamples(s.batch, s.threads, s.seconds * ratios[p.name])
-            for s in p.service if s.batch != 1]
-        out.append(dataclasses.replace(p, service=tuple(service)))
-    return tuple(out), ratios, np.concatenate(overhead)
+        docs.append(pv.verify_pipeline_plan(_stage_plan(qps, e, c), harnesses, out=out,
+                                            queries=queries, seed=2, log=lambda *a: None,
+                                            pipeline=PIPE))
+        overhead.append(_overhead(out, docs[-1]))
+    profiles, ratios = pv.in_pipeline_profiles(profiles, docs)
+    return profiles, ratios, np.concatenate(overhead)
 
 
 def run(quick=False, prof_dir=None, queries=None, log=print):

@@ -225,3 +225,22 @@ def test_stage_profiles_round_trip_with_their_stage(tmp_path):
         name, stages = "p", (("encoder", ("pipe-enc-x",)),)
     vp, = pv.pipeline_planning_profiles([back, q], Pipe)
     assert vp.name == "enc-x" and vp.stage == "encoder"
+
+
+def test_in_pipeline_profiles_take_the_measured_busy_times():
+    from tailq_loadgen import planning as P
+
+    alone = P.VariantProfile("enc", [P.ServiceSamples(1, 1, [1e-3, 1e-3]),
+                                     P.ServiceSamples(4, 1, [2e-3, 4e-3])], accuracy=0.9,
+                             stage="encoder")
+    other = P.VariantProfile("clf", [P.ServiceSamples(1, 1, [1e-4])], accuracy=0.9,
+                             stage="classifier")
+    docs = [{"measured": {"stage_samples": [{"stage": "encoder", "variant": "enc", "batch": 1,
+                                             "samples_s": [2e-3, 4e-3]}]}},
+            {"measured": {"stage_samples": [{"stage": "encoder", "variant": "enc", "batch": 1,
+                                             "samples_s": [3e-3]}]}}]
+    (enc, clf), ratios = pv.in_pipeline_profiles([alone, other], docs)
+    assert ratios == {"enc": pytest.approx(3.0)}
+    assert enc.service_at(1, 1).seconds.tolist() == [2e-3, 4e-3, 3e-3]  # both runs pooled
+    assert enc.service_at(4, 1).seconds.tolist() == pytest.approx([6e-3, 12e-3])
+    assert clf is other and enc.stage == "encoder" and enc.accuracy == 0.9

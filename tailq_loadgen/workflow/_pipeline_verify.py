@@ -233,3 +233,39 @@ def pipeline_planning_profiles(profiles, pipeline):
         import dataclasses
         out.append(dataclasses.replace(vp, name=names[vp.name]))
     return tuple(out)
+
+
+def in_pipeline_profiles(profiles, docs):
+    """Profiles as the stages ran in the pipeline (issue 15's lesson: profile stages under the
+    conditions they run in), from verify records (``docs``) of deployments of them.
+
+    Each (variant, batch) a record deployed gets the busy times measured there (every run's
+    pooled) as its samples; the variant's other batch sizes keep their alone samples scaled by
+    the ratio of its measured mean busy time to its alone mean service at the batch sizes that
+    were measured (their mean). Variants no record deployed are returned as they are. Returns
+    ``(profiles, {variant: ratio})``. Pure: records in, records out."""
+    import dataclasses
+
+    from .. import planning
+
+    busy = {}
+    for doc in docs:
+        for st in doc["measured"]["stage_samples"]:
+            key = (st["variant"], int(st["batch"]))
+            busy.setdefault(key, []).extend(st["samples_s"])
+    out, ratios = [], {}
+    for p in profiles:
+        measured = {b: np.asarray(x, dtype=np.float64) for (v, b), x in busy.items()
+                    if v == p.name and len(x) > 0}
+        alone = {s.batch: s for s in p.service if s.batch in measured}
+        if not alone:
+            out.append(p)
+            continue
+        ratio = float(np.mean([measured[b].mean() / alone[b].mean_s for b in alone]))
+        ratios[p.name] = ratio
+        service = tuple(planning.ServiceSamples(s.batch, s.threads, measured[s.batch])
+                        if s.batch in alone else
+                        planning.ServiceSamples(s.batch, s.threads, s.seconds * ratio)
+                        for s in p.service)
+        out.append(dataclasses.replace(p, service=service))
+    return tuple(out), ratios
