@@ -22,8 +22,8 @@ MIN_Q = pv.MIN_QUERIES
 class _Relay:
     """A second stage: sleeps ``ms`` per batch and passes its input rows on unchanged."""
 
-    def __init__(self, ms=0.3, fail_every=0):
-        self.s, self.fail_every, self.calls = ms / 1e3, fail_every, 0
+    def __init__(self, ms=0.3, fail_every=0, hang_at=0):
+        self.s, self.fail_every, self.hang_at, self.calls = ms / 1e3, fail_every, hang_at, 0
 
     def load(self):
         return self
@@ -38,21 +38,24 @@ class _Relay:
         self.calls += 1
         if self.fail_every and self.calls % self.fail_every == 0:
             raise RuntimeError("stage exploded\nsecond line")
-        time.sleep(self.s)
+        time.sleep(3.0 if self.calls == self.hang_at else self.s)
         return np.asarray(rows)
 
 
-def _stages(fail_every=0):
+def _stages(fail_every=0, hang_at=0):
     first = synthetic_family.make_harness("deterministic", 0.5, accuracy=0.7, samples=100, seed=1,
                                           name="enc")
-    return first, [("encoder", "enc", first.backend), ("classifier", "clf", _Relay(0.3, fail_every))]
+    return first, [("encoder", "enc", first.backend),
+                   ("classifier", "clf", _Relay(0.3, fail_every, hang_at))]
 
 
-def _session(tmp_path, batches, replicas, qps=400, queries=QUERIES, timeout=0.005, fail_every=0):
-    harness, stages = _stages(fail_every)
+def _session(tmp_path, batches, replicas, qps=400, queries=QUERIES, timeout=0.005, fail_every=0,
+             hang_at=0, experiment=None):
+    harness, stages = _stages(fail_every, hang_at)
     return harness, pv.deploy_pipeline(stages, harness, batches=batches, replicas=replicas,
                                        out=str(tmp_path / "run"), qps=qps, queries=queries,
-                                       batch_timeout_s=timeout, log=lambda *a: None)
+                                       batch_timeout_s=timeout, log=lambda *a: None,
+                                       experiment=experiment)
 
 
 def test_every_sample_completed_once_through_batching_stages(tmp_path):
@@ -91,6 +94,23 @@ def test_a_failing_stage_fails_its_batches_samples_only(tmp_path):
     errors = run["error"][status == "error"]
     assert 100 <= errors.size <= 170  # every third batch of one
     assert all(e == "RuntimeError: stage exploded" for e in errors)
+
+
+def test_the_watchdog_ends_a_test_whose_second_stage_hangs(tmp_path):
+    from tailq_loadgen._errors import RunAborted
+    from tailq_loadgen.capture import Experiment
+
+    _, session = _session(tmp_path, batches=[2, 1], replicas=[1, 1], queries=300, hang_at=30,
+                          experiment=Experiment(watchdog_timeout_s=0.5, warmup_queries=0))
+    with pytest.raises(RunAborted, match="did not answer within 0.5 s"):
+        with session:
+            session.run(["PerformanceOnly"])
+    run = records.load_run(str(tmp_path / "run"))
+    assert run.metadata["status"] == "aborted"
+    status = run["status"]
+    assert len(status) == 300 and np.unique(run["sample_seq"]).size == 300  # each once
+    assert (status == "ok").sum() >= 29 and (status == "timeout").sum() >= 1
+    assert set(status[status != "ok"]) <= {"timeout", "cancelled"}
 
 
 def test_stage_batches_wait_for_b_or_the_timeout():
