@@ -279,7 +279,7 @@ class PipelineSUT(CaptureSUT):
     def pool_info(self):
         """The run's ``pool`` metadata: executor, and per stage its variant, batch and replicas."""
         stages = [{"stage": s, "name": v, "batch": b, "replicas": r, "servers": r,
-                   "backend": be.name(), "version": be.version()}
+                   "backend": be.name(), "version": be.version(), "executor": "thread"}
                   for s, v, b, r, be in zip(self.pipeline.stages, self.pipeline.variants,
                                             self.batches, self.replicas, self.pipeline.backends)]
         return {"executor": "threads", "kind": "pipeline",
