@@ -4,7 +4,10 @@ Part (a), simulation — the figure type of Choudhury, Joshi & Wang (2024): mean
 against load, 10%–95% of the accuracy-feasible load, for R-JIQ, POP and the baselines at
 n = 10, 100 and 1,000 servers per type, with T_LP-LB(λ) as a line. The instance is
 variants.md §A's prototype: μ = (2, 1, 0.5), a = (0.70, 0.80, 0.90), a* = 0.80, equal n per
-type. Also: the prototype figures of variants.md §A reproduced, a tail-quality target, the
+type. Also: POP's step rules compared (settle time, shortfall after 1,200 / 3,000 decisions,
+steady-state latency against the bound; the prototype, the synthetic and a digits-like pool)
+with the calibration of tests/test_routing_sim.py's 1,200-decision check, the prototype
+figures of variants.md §A reproduced, a tail-quality target, the
 simulator's own cost (heap engine against SimPy, per-decision time) and the calibration of
 the batch-means interval against Erlang C. Writes ``benchmarks/routing-simulation.png`` and
 sections of ``benchmarks/RESULTS.md``.
