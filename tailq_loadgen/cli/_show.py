@@ -17,7 +17,12 @@ def main(args):
     routed = workflow.routing_of(args.run_dir)  # a `tailq route` run: its routing.json too
     if routed is not None:
         summary["routing"] = routed
+    adapted = workflow.adapt_of(args.run_dir)  # a `tailq adapt` run: its adapt.json too
+    if adapted is not None:
+        summary["adaptation"] = adapted
     print(json.dumps(summary, indent=2) if args.json else report.format_summary(summary))
     if routed is not None and not args.json:
         print("\n".join(workflow.routing_lines(routed)))
+    if adapted is not None and not args.json:
+        print("\n".join(workflow.adapt_lines(adapted)))
 
