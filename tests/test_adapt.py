@@ -145,26 +145,21 @@ def test_adapt_json_round_trips_and_refuses_foreign_files(profiles, tmp_path):
     doc = _adapt.document(setup, _adapt.run_adaptation(setup, StandIn()))
     _adapt.write_adapt(str(tmp_path), doc)
     back = workflow.load_adapt(str(tmp_path))
-    assert back["format"] == "tailq-adapt" and back["version"] == _adapt.VERSION
+    assert back["format"] == "tailq-adapt" and back["schema_version"] == _adapt.VERSION
     assert back["segments"][3]["decision"]["variants"] == doc["segments"][3]["decision"]["variants"]
     assert workflow.adapt_lines(back)[1].startswith("  adapt: family synthetic")
     (tmp_path / "adapt.json").write_text(json.dumps({"format": "other", "version": 1}))
-    with pytest.raises(UserError, match="not a tailq adaptation result"):
+    with pytest.raises(UserError, match="not a tailq-adapt file"):
         workflow.load_adapt(str(tmp_path))
-    (tmp_path / "adapt.json").write_text(json.dumps({"format": "tailq-adapt", "version": 99}))
-    with pytest.raises(UserError, match="newer than this tailq reads"):
+    (tmp_path / "adapt.json").write_text(json.dumps({"format": "tailq-adapt", "schema_version": 99}))
+    with pytest.raises(UserError, match="written by a newer tailq"):
         workflow.load_adapt(str(tmp_path))
 
 
 def _cli(profiles, out, **change):
     args = {"--profiles": profiles, "--pattern": "bursty", "--slo": "50ms", "--cores": "2",
-            "--segments": "3", "--segment-s": "1", "--out": out}
-    args.update(change)
-    flat = []
-    for k, v in args.items():
-        if v is not None:
-            flat += [k, v]
-    return ["adapt", *flat]
+            "--segments": "3", "--segment-s": "1", "--out": out, **change}
+    return ["adapt"] + [part for flag, value in args.items() for part in (flag, value)]
 
 
 @pytest.mark.parametrize("change, named", [

@@ -32,12 +32,11 @@ Cores are the planner's: a variant's c cores are c single-threaded servers (thre
 families routed here are batch-1, one thread per server). On a budget of a few cores InfAdapter's
 minimum of 2 cores per variant (for a budget of 20) leaves no set at all, so the minimum is 1.
 
-The result is ``OUT/adapt.json`` (``FORMAT``, ``VERSION``; plain JSON). Format history:
-1 — first version.
+The result is ``OUT/adapt.json`` (``format`` ``FORMAT``, ``schema_version`` ``VERSION``;
+plain JSON, through records' derived-result writer). Format history: 1 — first version.
 """
 
 import dataclasses
-import json
 import math
 import os
 
@@ -371,7 +370,8 @@ def overall(steps, setup):
 
 
 def document(setup, steps, complete=True):
-    return {"format": FORMAT, "version": VERSION, "complete": bool(complete), "family": setup.family,
+    return {"format": FORMAT, "schema_version": VERSION, "complete": bool(complete),
+            "family": setup.family,
             "pattern": setup.pattern.name, "baseline": setup.baseline,
             "objective": setup.objective.name, "objective_constants": setup.objective.constants(),
             "predictor": setup.predictor.as_dict(),
@@ -519,45 +519,21 @@ def summary_lines(doc):
     return lines
 
 
-def _json_safe(value):
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, np.ndarray)):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return float(value) if math.isfinite(value) else None
-    return value
-
-
 def write_adapt(out, doc):
-    path = os.path.join(out, ADAPT_FILE)
-    tmp = f"{path}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(_json_safe(doc), f, indent=1, allow_nan=False)
-    os.replace(tmp, path)
-    return path
+    """``OUT/adapt.json``, atomically (records' derived-result writer: strict JSON)."""
+    from .. import records
+
+    body = {k: v for k, v in doc.items() if k not in ("format", "schema_version")}
+    return records.write_result(out, ADAPT_FILE, FORMAT, VERSION, body)
 
 
 def load_adapt(path):
     """An ``adapt.json`` (or the directory holding one), checked for format and version.
     Plain JSON, read as data only."""
+    from .. import records
+
     file = os.path.join(path, ADAPT_FILE) if os.path.isdir(path) else path
-    try:
-        with open(file, encoding="utf-8") as f:
-            doc = json.load(f)
-    except (OSError, ValueError) as exc:
-        raise UserError(f"{file}: not a readable adaptation result ({exc}); run `tailq adapt` "
-                        "again") from None
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT or not isinstance(doc.get("version"), int):
-        raise UserError(f"{file}: not a tailq adaptation result")
-    if doc["version"] > VERSION:
-        raise UserError(f"{file}: adaptation format version {doc['version']} is newer than this "
-                        f"tailq reads ({VERSION}); upgrade tailq")
-    return doc
+    return records.read_result(file, FORMAT, VERSION, missing="run `tailq adapt` first")
 
 
 def adapt_of(run_dir):
