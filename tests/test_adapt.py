@@ -191,3 +191,28 @@ def test_no_profiles_is_one_line_and_exit_2(tmp_path):
     res = run_tailq(*_cli(str(empty), str(tmp_path / "r")))
     assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1
     assert "holds no profile" in res.stderr
+
+
+def test_rate_check_of_the_loadgen_test_is_calibrated():
+    """tests/test_adapt_loadgen.py holds a segment's measured rate, (n − 1)/span of n Poisson
+    issue times, inside ``rate_bounds(n)``. Simulated: a right rate fails at the nominal 2e-9
+    (never, in 20,000 segments each of 40 and 400 queries; and with the bounds cut to a tail of
+    5% and no slack, 10% ± 0.8% fail), and a segment run at half or twice the offered rate (a
+test left at another segment's QPS) fails at 400 queries every time."""
+    from test_adapt_loadgen import rate_bounds
+
+    rng = np.random.default_rng(16)
+    for n in (40, 400):
+        gaps = rng.exponential(1 / 250.0, size=(20000, n - 1))
+        issue = np.concatenate([np.zeros((20000, 1)), np.cumsum(gaps, axis=1)], axis=1)
+        est = (n - 1) / issue[:, -1]
+        assert _adapt.SegmentRun(0, issue[0], np.zeros(n), np.ones(n, bool), np.ones(n, bool),
+                                 ("v",) * n).arrival_qps == pytest.approx(est[0])
+        lo, hi = rate_bounds(n)
+        assert np.all((lo <= est / 250.0) & (est / 250.0 <= hi))
+        lo, hi = rate_bounds(n, tail=0.05, slack=0.0)  # the same law at a visible level
+        assert abs(np.mean((est / 250.0 < lo) | (est / 250.0 > hi)) - 0.10) < 0.008
+        if n == 400:
+            lo, hi = rate_bounds(n)
+            for wrong in (0.5, 2.0):
+                assert not np.any((lo <= est / (wrong * 250.0)) & (est / (wrong * 250.0) <= hi))
