@@ -207,7 +207,8 @@ def budget_part(cores, patterns, docs):
             *mechanisms(cores, patterns, docs), ""]
 
 
-def section(family, patterns, budgets, segments, segment_s, slo, peak_qps, docs, seconds):
+def section(family, patterns, budgets, segments, segment_s, slo, peak_qps, docs, seconds,
+            note=""):
     first = next(iter(docs.values()))
     acc = ", ".join(f"{v} {a:.3f}" for v, a in first["accuracy"].items())
     loads = "; ".join(f"{p}: " + "/".join(f"{q:.0f}" for q in
@@ -230,7 +231,7 @@ def section(family, patterns, budgets, segments, segment_s, slo, peak_qps, docs,
         f"cores that carry the forecast); 'clipped': plans for a forecast above what the "
         f"configuration carries, run at its most. TQ@SLO: share of queries both correct and "
         f"within the SLO; SLO violations: share of queries later than the SLO (or failed); "
-        f"both over all queries of the run.",
+        f"both over all queries of the run.{' ' + note if note else ''}",
         "",
     ]
     for cores in sorted(budgets):
@@ -263,6 +264,7 @@ def main(argv=None):
                     help="write the section from adapt.json files a --keep run saved (no runs)")
     ap.add_argument("--seconds", type=float, default=None,
                     help="with --from: the saved run's total time, for the section")
+    ap.add_argument("--note", default="", help="a sentence on the run's conditions, for the section")
     args = ap.parse_args(argv)
     patterns = [p.strip() for p in args.patterns.split(",") if p.strip()]
     budgets = [int(c) for c in args.cores.split(",")]
@@ -271,7 +273,7 @@ def main(argv=None):
         docs = {(c, p, label): workflow.load_adapt(os.path.join(args.saved, _name(c, p, label)))
                 for c in budgets for p in patterns for label, *_ in CONFIGS}
         body = section(args.family, patterns, budgets, args.segments, args.segment_s, args.slo,
-                       args.peak_qps, docs, args.seconds or float("nan"))
+                       args.peak_qps, docs, args.seconds or float("nan"), args.note)
     else:
         with tempfile.TemporaryDirectory(prefix="tailq-adapt-bench-") as base:
             docs = run_all(args.family, patterns, budgets, args.segments, args.segment_s,
@@ -283,7 +285,7 @@ def main(argv=None):
                 with open(os.path.join(args.keep, _name(c, p, label)), "w") as f:
                     json.dump(doc, f)
         body = section(args.family, patterns, budgets, args.segments, args.segment_s, args.slo,
-                       args.peak_qps, docs, time.perf_counter() - t0)
+                       args.peak_qps, docs, time.perf_counter() - t0, args.note)
     print(body)
     if not args.no_write:
         write_section(SECTION, body)

@@ -216,3 +216,19 @@ test left at another segment's QPS) fails at 400 queries every time."""
             lo, hi = rate_bounds(n)
             for wrong in (0.5, 2.0):
                 assert not np.any((lo <= est / (wrong * 250.0)) & (est / (wrong * 250.0) <= hi))
+
+
+def test_failed_queries_are_violations_and_the_record_still_reads(profiles, tmp_path):
+    setup = _setup(profiles, segments=2)
+
+    def all_failed(plan, qps, queries, seed):
+        n = queries
+        return _adapt.SegmentRun(0, np.arange(n) / qps, np.full(n, 0.001), np.zeros(n, bool),
+                                 np.zeros(n, bool), (plan.choices[0].variant,) * n)
+
+    doc = _adapt.document(setup, _adapt.run_adaptation(setup, all_failed))
+    assert doc["overall"]["slo_violations"] == 1.0 and doc["segments"][0]["p99_s"] == np.inf
+    _adapt.write_adapt(str(tmp_path), doc)
+    back = workflow.load_adapt(str(tmp_path))
+    assert back["segments"][0]["p99_s"] is None  # strict JSON
+    assert "p99 ∞" in workflow.adapt_lines(back)[2]

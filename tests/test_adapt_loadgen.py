@@ -39,7 +39,7 @@ def adapted(tmp_path_factory):
     out = str(base / "run")
     res = run_tailq("adapt", "--profiles", profiles, "--pattern", "fluctuating", "--slo", "50ms",
                     "--cores", "2", "--segments", "3", "--segment-s", "2", "--peak-qps", "400",
-                    "--predictor", "reactive", "--stabilisation", "0", "--count", "100",
+                    "--predictor", "reactive", "--stabilisation", "0",
                     "--out", out, timeout=300)
     assert res.returncode == 0, res.stderr
     return out, res.stdout, json.load(open(os.path.join(out, "adapt.json")))
@@ -50,6 +50,7 @@ def test_each_segment_is_its_own_server_test_at_its_load(adapted):
     run = records.load_run(out)
     tests = run.metadata["tests"]
     assert doc["complete"] and len(doc["segments"]) == 3 == len(tests)
+    assert doc["dataset_items"] == run.metadata["sample_count"] == 100  # the profiles' items
     for seg, test in zip(doc["segments"], tests):
         assert test["mode"] == "PerformanceOnly" and test["complete"]
         assert test["overrides"]["server_target_qps"] == pytest.approx(seg["offered_qps"])

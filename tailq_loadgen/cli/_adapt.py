@@ -30,7 +30,8 @@ def add_parser(sub):
     p.add_argument("--stabilisation", type=int, default=4,
                    help="lower-load decisions held before scaling down (InfAdapter: 4)")
     p.add_argument("--seed", type=int, default=0, help="seed of the pattern and the split phases")
-    p.add_argument("--count", type=int, default=None, help="use only the first N dataset items")
+    p.add_argument("--count", type=int, default=None, help="use only the first N dataset items (default: those the profiles were "
+                        "taken on)")
     p.add_argument("--out", required=True, help="run directory")
     p.add_argument("--overwrite", action="store_true", help="replace what --out holds")
     p.add_argument("--experiment", default=None, help="tailq experiment YAML")

@@ -369,7 +369,7 @@ def overall(steps, setup):
                                          for s in steps if s["replanned"]))}
 
 
-def document(setup, steps, complete=True):
+def document(setup, steps, complete=True, count=None):
     return {"format": FORMAT, "schema_version": VERSION, "complete": bool(complete),
             "family": setup.family,
             "pattern": setup.pattern.name, "baseline": setup.baseline,
@@ -378,6 +378,7 @@ def document(setup, steps, complete=True):
             "replan_policy": {"stabilisation": setup.policy.stabilisation},
             "slo_s": setup.slo_s, "cores": setup.cores, "min_cores": MIN_CORES,
             "threads": THREADS, "segment_s": setup.segment_s, "seed": setup.seed,
+            "dataset_items": count,
             "variants": list(setup.variants),
             "accuracy": {p.name: p.accuracy for p in setup.planning},
             "pool_servers": dict(zip(setup.variants, setup.servers)),
@@ -439,7 +440,9 @@ def adapt(*, profiles, pattern, slo, cores, out, catalog, build_harnesses, predi
           overwrite=False, log=print, experiment=None):
     """Run a load pattern on one pool, re-planned between segments; write and return
     ``OUT/adapt.json``. ``build_harnesses(names)``: the named variants' harnesses, in that
-    order (called after every input is checked). ``adapt.json`` is rewritten after every
+    order (called after every input is checked). ``count``: the dataset items served; by
+    default those the profiles were taken on (a variant's accuracy over the first N items is
+    not its accuracy over the whole dataset). ``adapt.json`` is rewritten after every
     segment (``complete`` false until the last), so a run cut short keeps what it measured."""
     setup = check_adapt(profiles=profiles, pattern=pattern, slo=slo, cores=cores, catalog=catalog,
                         predictor=predictor, baseline=baseline, objective=objective,
@@ -450,6 +453,8 @@ def adapt(*, profiles, pattern, slo, cores, out, catalog, build_harnesses, predi
     from . import _plan_deploy, _route
 
     union = union_layout(setup)
+    if count is None:  # serve the items the accuracies were profiled on (not the whole dataset)
+        count = min(int(p.correct.size) for p in setup.profiles)
     first = setup.pattern.qps[0]
     session, harness = _plan_deploy.deploy_plan(
         union, build_harnesses(list(setup.variants)), out=out, qps=first,
@@ -459,13 +464,13 @@ def adapt(*, profiles, pattern, slo, cores, out, catalog, build_harnesses, predi
 
     def keep(step):
         steps.append(step)
-        write_adapt(out, document(setup, steps, complete=False))
+        write_adapt(out, document(setup, steps, complete=False, count=count))
         log(segment_line(step))
 
     log(header_line(setup))
     with session:
         run_adaptation(setup, pool_segment_runner(session, union, harness, out), keep)
-    doc = document(setup, steps)
+    doc = document(setup, steps, count=count)
     write_adapt(out, doc)
     for line in summary_lines(doc)[len(steps) + 1:]:
         log(line)
@@ -485,7 +490,12 @@ def segment_line(s):
             f"{s['measured_qps']:7.1f} predicted {pred:>7} QPS, {act:<7} "
             f"{_plan_text(s['decision'])}{' (clipped)' if s['decision']['clipped'] else ''}, "
             f"cores {s['cores']}: TQ {s['tail_quality']:.4f}, accuracy {s['accuracy']:.4f}, "
-            f"p99 {s['p99_s'] * 1e3:.2f} ms, SLO violations {s['slo_violations']:.2%}")
+            f"p99 {_ms(s['p99_s'])}, SLO violations {s['slo_violations']:.2%}")
+
+
+def _ms(seconds):
+    # a p99 among failed queries is infinite (null in adapt.json)
+    return "∞" if seconds is None or not math.isfinite(seconds) else f"{seconds * 1e3:.2f} ms"
 
 
 def header_line(setup):
