@@ -54,6 +54,7 @@ def test_each_segment_is_its_own_server_test_at_its_load(adapted):
     for seg, test in zip(doc["segments"], tests):
         assert test["mode"] == "PerformanceOnly" and test["complete"]
         assert test["overrides"]["server_target_qps"] == pytest.approx(seg["offered_qps"])
+        assert test["overrides"]["server_target_latency_ns"] == 50_000_000
         assert seg["queries"] == test["samples"] == max(20, round(seg["offered_qps"] * 2))
         lo, hi = rate_bounds(seg["queries"])
         assert lo <= seg["measured_qps"] / seg["offered_qps"] <= hi

@@ -406,13 +406,15 @@ def union_layout(setup):
                       tuple(by_name[v].mean_service_ns / 1e9 for v in setup.variants))
 
 
-def segment_overrides(qps, queries):
-    """LoadGen settings of one segment's Server test: its load, exactly ``queries`` queries."""
+def segment_overrides(qps, queries, slo_s):
+    """LoadGen settings of one segment's Server test: its load, exactly ``queries`` queries,
+    and the SLO as LoadGen's latency bound (so its own verdict judges the p99 against it)."""
     return {"server_target_qps": float(qps), "min_duration_ms": 0,
-            "min_query_count": int(queries), "max_query_count": int(queries)}
+            "min_query_count": int(queries), "max_query_count": int(queries),
+            "server_target_latency_ns": int(round(slo_s * 1e9))}
 
 
-def pool_segment_runner(session, union, harness, out):
+def pool_segment_runner(session, union, harness, out, slo_s):
     """``run_segment`` for :func:`run_adaptation` on a deployed pool: one LoadGen Server test
     per segment, routed by the plan's split on its active servers, read back from the run."""
     from .. import records
@@ -421,7 +423,8 @@ def pool_segment_runner(session, union, harness, out):
     def run(plan, qps, queries, seed):
         active, shares = _plan_deploy.segment_of(union, _plan_deploy.pool_layout(plan))
         policy = _plan_deploy.split_policy(union, active=active, shares=shares, seed=seed)
-        index = _route.run_pool_test(session, policy, qps, overrides=segment_overrides(qps, queries))
+        index = _route.run_pool_test(session, policy, qps,
+                                     overrides=segment_overrides(qps, queries, slo_s))
         rec = records.load_run(out)
         sel, correct = _route.scored_pass(rec, index, harness, session.total)
         issue = rec["wrapper_issue_ns"][sel]
@@ -469,7 +472,7 @@ def adapt(*, profiles, pattern, slo, cores, out, catalog, build_harnesses, predi
 
     log(header_line(setup))
     with session:
-        run_adaptation(setup, pool_segment_runner(session, union, harness, out), keep)
+        run_adaptation(setup, pool_segment_runner(session, union, harness, out, setup.slo_s), keep)
     doc = document(setup, steps, count=count)
     write_adapt(out, doc)
     for line in summary_lines(doc)[len(steps) + 1:]:
