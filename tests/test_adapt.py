@@ -15,7 +15,7 @@ from tailq_loadgen import harnesses, planning, workflow
 from tailq_loadgen._errors import UserError
 from tailq_loadgen.workflow import _adapt
 
-from conftest import run_tailq
+from conftest import assert_one_line_error, run_tailq
 
 SLO = 0.050
 
@@ -177,20 +177,14 @@ def _cli(profiles, out, **change):
 ])
 def test_bad_input_is_one_line_and_exit_2(profiles, tmp_path, change, named):
     out = str(tmp_path / "r")
-    res = run_tailq(*_cli(profiles, out, **change))
-    assert res.returncode == 2, res.stderr
-    lines = res.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("tailq: error:"), res.stderr
-    assert named in lines[0], lines[0]
+    assert_one_line_error(run_tailq(*_cli(profiles, out, **change)), named)
     assert not os.path.exists(out)
 
 
 def test_no_profiles_is_one_line_and_exit_2(tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
-    res = run_tailq(*_cli(str(empty), str(tmp_path / "r")))
-    assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1
-    assert "holds no profile" in res.stderr
+    assert_one_line_error(run_tailq(*_cli(str(empty), str(tmp_path / "r"))), "holds no profile")
 
 
 def test_rate_check_of_the_loadgen_test_is_calibrated():
