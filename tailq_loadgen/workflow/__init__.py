@@ -38,3 +38,8 @@ __all__ += ["load_routing", "plan_route", "route", "routing_lines", "routing_of"
 from ._show import show  # noqa: E402
 
 __all__ += ["show"]
+
+# issue 16: `tailq adapt` (a load pattern as constant-QPS segments on one pool, re-planned)
+from ._adapt import adapt, adapt_lines, adapt_of, load_adapt  # noqa: E402
+
+__all__ += ["adapt", "adapt_lines", "adapt_of", "load_adapt"]
