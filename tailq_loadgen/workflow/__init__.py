@@ -35,3 +35,12 @@ __all__ = ["format_audit", "run_audit", "check_reference", "compare_path",
 from ._route import load_routing, plan_route, route, routing_lines, routing_of  # noqa: E402
 
 __all__ += ["load_routing", "plan_route", "route", "routing_lines", "routing_of"]
+
+# issue 16: `tailq plan` (profiles → plan.json) and `tailq plan --verify` (the plan under LoadGen)
+from . import _plan, _plan_deploy, _plan_verify  # noqa: E402
+from ._plan import load_plan, make_plan, write_plan  # noqa: E402
+from ._plan_deploy import PoolLayout, deploy_plan, pool_layout, verify_segment  # noqa: E402
+from ._plan_verify import verify_plan  # noqa: E402
+
+__all__ += ["PoolLayout", "deploy_plan", "load_plan", "make_plan", "pool_layout", "verify_plan",
+            "verify_segment", "write_plan"]
