@@ -194,6 +194,13 @@ def make_plan(*, profiles, slo_s, qps, cores, objective=None, solver=None, mode=
     min_cores = _check_positive("--min-cores", min_cores, integer=True)
     threads = _check_positive("--threads", threads, integer=True)
     profs = collect_profiles(list(profiles))
+    if variants:
+        known = {p.variant for p in profs}
+        unknown = [v for v in variants if v not in known]
+        if unknown:
+            raise UserError(f"--variants: no profile for {', '.join(unknown)} in --profiles "
+                            f"(profiled: {', '.join(sorted(known))}); capture it with `tailq profile`")
+        profs = tuple(p for p in profs if p.variant in variants)
     if service_from:
         profs = in_pool_profiles(profs, in_pool_service(service_from))
     stages = _stages(profs)
@@ -215,12 +222,6 @@ def make_plan(*, profiles, slo_s, qps, cores, objective=None, solver=None, mode=
         raise UserError("--solver milp: the tq objective of a variant set is not linear (the split "
                         "couples the variants); use --solver enumerate, which is exact")
     recs = _planning_records(profs)
-    if variants:
-        known = {r.name for r in recs}
-        unknown = [v for v in variants if v not in known]
-        if unknown:
-            raise UserError(f"--variants: no profile for {', '.join(unknown)} in --profiles "
-                            f"(profiled: {', '.join(sorted(known))}); capture it with `tailq profile`")
     try:
         if mode == "variant-set":
             plan = planning.plan_variant_set(recs, qps=qps, slo_s=slo_s, max_cores=cores,
