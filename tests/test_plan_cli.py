@@ -173,6 +173,9 @@ def test_in_pool_service_replaces_the_profiles(profiles, plan_file, tmp_path):
                                           log=lambda *a: None)
     with session:
         _plan_deploy.verify_segment(session, lay, 150.0, 0)
+    solo_run = _plan.collect_profiles([profiles])[0].source
+    with pytest.raises(UserError, match="no pool rows"):
+        _plan.in_pool_service(solo_run)  # a profile's run is not a pool run
     service = _plan.in_pool_service(out)
     assert set(service) == set(lay.variants) and all(s.size == 270 for s in service.values())
     if len(lay.variants) < 3:

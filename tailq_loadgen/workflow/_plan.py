@@ -72,17 +72,7 @@ def in_pool_service(run_dir, passes=None):
     from .. import records
     from ._route import WARMUP
 
-    try:
-        run = records.load_run(run_dir)
-    except UserError:
-        raise
-    except Exception as exc:  # noqa: BLE001 — a damaged directory is the user's input
-        raise UserError(f"--service-from {run_dir}: not a readable run ({exc})") from None
-    names = set(run.columns) if hasattr(run, "columns") else None
-    for col in ("variant", "wait_ns", "latency_ns", "pass", "status", "wrapper_issue_ns"):
-        if names is not None and col not in names:
-            raise UserError(f"--service-from {run_dir}: not a pool run (no {col} column); give a "
-                            "`tailq plan --verify` or `tailq route` run directory")
+    run = records.load_run(run_dir)  # a one-line UserError for what is not a readable run
     all_passes = sorted(set(int(p) for p in np.unique(run["pass"])))
     chosen = all_passes if passes is None else [int(p) for p in passes]
     out = {}
@@ -90,12 +80,14 @@ def in_pool_service(run_dir, passes=None):
         sel = np.flatnonzero(run["pass"] == p)
         sel = sel[np.argsort(run["wrapper_issue_ns"][sel], kind="stable")]
         sel = sel[int(round(WARMUP * sel.size)):]
-        sel = sel[run["status"][sel] == "ok"]
+        # pool rows only: a variant, a wait, and LoadGen's latency (not a partial pass)
+        sel = sel[(run["status"][sel] == "ok") & (run["latency_ns"][sel] > 0)
+                  & (run["wait_ns"][sel] >= 0)]
         variant = run["variant"][sel]
+        named = np.array([v is not None for v in variant], dtype=bool)
+        sel, variant = sel[named], variant[named]
         service = run["latency_ns"][sel].astype(np.int64) - run["wait_ns"][sel].astype(np.int64)
-        for v in np.unique(variant):
-            if v is None:
-                continue
+        for v in sorted(set(variant.tolist())):
             s = service[variant == v]
             out.setdefault(str(v), []).append(s[s > 0])
     if not out:
