@@ -234,6 +234,8 @@ def make_plan(*, profiles, slo_s, qps, cores, objective=None, solver=None, mode=
            "profiles": {"dirs": [os.path.abspath(d) for d in profiles],
                         "variants": [{"variant": p.variant, "batch_size": p.batch_size,
                                       "threads": p.threads, "accuracy": p.accuracy,
+                                      # the dataset items profiled (its first N: --count)
+                                      "samples": int(p.correct.size),
                                       "queries": p.queries,
                                       "mean_service_s": p.mean_service_ns / 1e9,
                                       "source": p.source} for p in profs]},
@@ -362,6 +364,18 @@ def load_plan(path):
     sim = doc.get("simulated")
     _need(sim is None or isinstance(sim, dict), file, "simulated is not a mapping")
     return doc
+
+
+def profiled_samples(doc):
+    """The number of dataset items the plan's variants were profiled on (the fewest), or None
+    when plan.json does not say: a verification scores the same items by default, since a
+    variant's accuracy over the first N items (``tailq profile --count N``) is not its
+    accuracy over the whole dataset."""
+    planned = {c["variant"] for c in doc["plan"]["choices"]}
+    entries = (doc.get("profiles") or {}).get("variants") or []
+    counts = [e.get("samples") for e in entries if isinstance(e, dict) and e.get("variant") in planned]
+    counts = [c for c in counts if isinstance(c, int) and not isinstance(c, bool) and c >= 1]
+    return min(counts) if counts else None
 
 
 def plan_lines(doc):

@@ -104,7 +104,8 @@ def verify_plan(plan_path, *, out, build_harnesses, queries=DEFAULT_QUERIES, see
     """Deploy ``plan_path``'s plan, run it under LoadGen, write and return ``OUT/verify.json``.
 
     ``build_harnesses(names)``: the harnesses of those variants, in that order (the CLI's;
-    called after the plan is checked)."""
+    called after the plan is checked). ``count``: the dataset items to serve; by default
+    those the variants were profiled on (``_plan.profiled_samples``)."""
     from .. import records
 
     doc = _plan.load_plan(plan_path)
@@ -116,6 +117,8 @@ def verify_plan(plan_path, *, out, build_harnesses, queries=DEFAULT_QUERIES, see
                         f"statistics use {BATCHES} batch means after the warm-up)")
     if os.path.exists(os.path.join(out, VERIFY_FILE)) and not overwrite:
         raise UserError(f"--out {out}: already holds {VERIFY_FILE}; give --overwrite or another --out")
+    if count is None:
+        count = _plan.profiled_samples(doc)  # score the items the accuracy was profiled on
     layout = _plan_deploy.pool_layout(doc["plan"])
     qps, slo_s = float(doc["plan"]["qps"]), float(doc["plan"]["slo_s"])
     session, harness = _plan_deploy.deploy_plan(
@@ -130,7 +133,8 @@ def verify_plan(plan_path, *, out, build_harnesses, queries=DEFAULT_QUERIES, see
     result = {"format": FORMAT, "version": VERSION, "plan_file": os.path.abspath(
                   os.path.join(plan_path, _plan.PLAN_FILE) if os.path.isdir(plan_path) else plan_path),
               "plan": doc["plan"], "layout": layout.as_dict(), "qps": qps, "slo_s": slo_s,
-              "queries": queries, "seed": seed, "pass": index, "warmup_share": _route.WARMUP,
+              "queries": queries, "count": count, "seed": seed, "pass": index,
+              "warmup_share": _route.WARMUP,
               "loadgen_result": test.get("loadgen_result"),
               "handoff": (test.get("routing") or {}).get("handoff_ns"),
               "measured": measured, "predicted": compare(doc, measured)}

@@ -23,7 +23,6 @@ LoadGen 6.0.17's FindPeakPerformance, as it behaves (and the traps it sets):
   trace restarts in each inner test and is not joined (the capture records wrapper latencies).
 """
 
-import json
 import math
 import os
 
@@ -38,28 +37,19 @@ _LOWER_FAILED = "Initial lower bound does not satisfy"
 
 def found_peak(detail_path):
     """(peak QPS or None, whether the initial lower bound failed) from a detail log."""
+    from ..records._loadgen_logs import iter_detail_log
+
     peak, lower_failed = None, False
-    try:
-        f = open(detail_path, encoding="utf-8", errors="replace")
-    except OSError as exc:
-        raise ProfileError(f"{detail_path}: cannot read LoadGen's detail log ({exc.strerror})") from None
-    with f:
-        for line in f:
-            if not line.startswith(":::MLLOG "):
-                continue
+    for _, value, _ in iter_detail_log(detail_path):
+        if not isinstance(value, str):
+            continue
+        if value.startswith(_FOUND):
             try:
-                value = json.loads(line[len(":::MLLOG "):]).get("value")
-            except (ValueError, AttributeError):
-                continue
-            if not isinstance(value, str):
-                continue
-            if value.startswith(_FOUND):
-                try:
-                    peak = float(value[len(_FOUND):].strip())
-                except ValueError:
-                    peak = None
-            elif _LOWER_FAILED in value:
-                lower_failed = True
+                peak = float(value[len(_FOUND):].strip())
+            except ValueError:
+                peak = None
+        elif _LOWER_FAILED in value:
+            lower_failed = True
     return (peak if peak is not None and math.isfinite(peak) and peak > 0 else None), lower_failed
 
 
