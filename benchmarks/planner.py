@@ -343,7 +343,11 @@ def verify_section(quick=False):
                      "viol. pred. (an./sim.)", "viol. measured", "service in pool/plan ms",
                      "host load"), rows)
             + f"\n\nIn-pool plans within 2 points of both predictions: {met} of {len(in_pool)}; "
-            f"largest |Δ| TQ: {worst:.2f} points (target ≤ 2)."
+            f"largest |Δ| TQ: {worst:.2f} points (target ≤ 2). Where Δ TQ equals the "
+            "accuracy difference (measured − planned accuracy) the error is in the accuracy of "
+            "the samples LoadGen drew, not in the latency model; where the in-pool service of "
+            "the verification run differs from the plan's (last columns) the machine moved "
+            "between the calibration and the verification run (docs/planning.md)."
             + ("".join(f"\n- {m}" for m in misses)))
     write_section("Planner: predicted vs measured (LoadGen) (benchmarks/planner.py)", body)
     return rows
