@@ -17,6 +17,27 @@ Harnesses know their framework and their data; they never import LoadGen or stat
 import dataclasses
 
 
+class InMemoryQSL:
+    """LoadGen's QSL side for a dataset held wholly in memory: loading a sample only marks it
+    as loaded (``loaded``); ``get_item_count`` is the dataset's ``len``."""
+
+    def get_item_count(self):
+        return len(self)
+
+    @property
+    def loaded(self):
+        # created on first use, so subclasses need not call a base __init__
+        if "_loaded" not in self.__dict__:
+            self._loaded = set()
+        return self._loaded
+
+    def load_query_samples(self, indices):
+        self.loaded.update(indices)
+
+    def unload_query_samples(self, indices):
+        self.loaded.difference_update(indices)
+
+
 @dataclasses.dataclass
 class Harness:
     name: str

@@ -23,7 +23,7 @@ import numpy as np
 
 from tailq_loadgen.metrics import Accuracy
 
-from ._base import Harness
+from ._base import Harness, InMemoryQSL
 from ._cache import atomic_write, cache_dir
 
 TRAIN = dict(seed=0, test_fraction=0.4, epochs=40, batch=32, lr=2e-3, version=1)
@@ -42,21 +42,14 @@ def load_split(test_fraction=TRAIN["test_fraction"], seed=TRAIN["seed"]):
     return x[train], y[train], x[test], y[test]
 
 
-class DigitsDataset:
+class DigitsDataset(InMemoryQSL):
     """LoadGen's QSL side: the test split, all in memory."""
 
     def __init__(self):
         _, _, self.images, self.labels = load_split()
-        self.loaded = set()
 
-    def get_item_count(self):
+    def __len__(self):
         return len(self.labels)
-
-    def load_query_samples(self, indices):
-        self.loaded.update(indices)
-
-    def unload_query_samples(self, indices):
-        self.loaded.difference_update(indices)
 
     def get_samples(self, indices):
         return self.images[np.asarray(indices)]

@@ -28,7 +28,7 @@ import numpy as np
 
 from tailq_loadgen.metrics import RecallAtK
 
-from ._base import Harness
+from ._base import Harness, InMemoryQSL
 from ._cache import atomic_write, cache_dir
 from .backends import OnnxBackend, TorchBackend
 
@@ -96,7 +96,7 @@ def _tokenizer():
     return AutoTokenizer.from_pretrained(_model_dir())
 
 
-class DocstringDataset:
+class DocstringDataset(InMemoryQSL):
     """Bodies of stdlib docstrings, pre-tokenised (as MLPerf's BERT QSL does)."""
 
     def __init__(self, samples=None, min_words=12):
@@ -106,16 +106,9 @@ class DocstringDataset:
         self.ids = [np.asarray(x, dtype=np.int64) for x in enc["input_ids"]]
         self.sizes = np.array([len(x) for x in self.ids], dtype=np.float64)
         self.summaries = [s for _, s, _ in self.items]
-        self.loaded = set()
 
-    def get_item_count(self):
+    def __len__(self):
         return len(self.items)
-
-    def load_query_samples(self, indices):
-        self.loaded.update(indices)
-
-    def unload_query_samples(self, indices):
-        self.loaded.difference_update(indices)
 
     def get_samples(self, indices):
         ids = [self.ids[i] for i in indices]

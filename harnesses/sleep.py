@@ -18,26 +18,19 @@ import numpy as np
 
 from tailq_loadgen.metrics import Accuracy
 
-from ._base import Harness
+from ._base import Harness, InMemoryQSL
 
 
-class SleepDataset:
+class SleepDataset(InMemoryQSL):
     def __init__(self, samples=256, seed=0, accuracy=0.9):
         rng = np.random.default_rng(seed)
         self.sizes = rng.integers(1, 17, size=samples).astype(np.float64)
         self.labels = np.arange(samples, dtype=np.int64) % 10
         correct = rng.random(samples) < accuracy
         self.answers = np.where(correct, self.labels, (self.labels + 1) % 10)
-        self.loaded = set()
 
-    def get_item_count(self):
+    def __len__(self):
         return len(self.sizes)
-
-    def load_query_samples(self, indices):
-        self.loaded.update(indices)
-
-    def unload_query_samples(self, indices):
-        self.loaded.difference_update(indices)
 
     def get_samples(self, indices):
         return np.asarray(indices, dtype=np.int64)

@@ -30,7 +30,7 @@ import numpy as np
 from tailq_loadgen._errors import UserError
 from tailq_loadgen.metrics import Accuracy
 
-from ._base import Harness
+from ._base import Harness, InMemoryQSL
 
 LAWS = ("exponential", "lognormal", "deterministic")
 _PR_SET_TIMERSLACK = 29
@@ -88,7 +88,7 @@ class ServiceLaw:
         return out
 
 
-class SyntheticDataset:
+class SyntheticDataset(InMemoryQSL):
     """``samples`` items; exactly ``round(accuracy · samples)`` of them answered correctly."""
 
     def __init__(self, samples=1000, accuracy=0.8, seed=0):
@@ -100,16 +100,9 @@ class SyntheticDataset:
         correct[rng.permutation(samples)[:int(round(accuracy * samples))]] = True
         self.correct = correct
         self.answers = np.where(correct, self.labels, (self.labels + 1) % 10)
-        self.loaded = set()
 
-    def get_item_count(self):
+    def __len__(self):
         return len(self.labels)
-
-    def load_query_samples(self, indices):
-        self.loaded.update(indices)
-
-    def unload_query_samples(self, indices):
-        self.loaded.difference_update(indices)
 
     def get_samples(self, indices):
         return np.asarray(indices, dtype=np.int64)

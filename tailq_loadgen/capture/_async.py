@@ -29,6 +29,17 @@ def is_async(backend):
     return callable(getattr(backend, "submit", None))
 
 
+def stop_workers(work_queue, threads, timeout_s=1.0):
+    """Stop worker threads that take items from ``work_queue`` until they get ``None``; returns
+    the empty list that replaces ``threads``. A thread stuck in a hung call (a predict, a stalled
+    server) is left behind after ``timeout_s``: the workers are daemons."""
+    for _ in threads:
+        work_queue.put(None)
+    for t in threads:
+        t.join(timeout=timeout_s)
+    return []
+
+
 class ThreadedBackend:
     """A synchronous in-process backend made asynchronous: ``k`` threads call ``predict``.
 
@@ -67,11 +78,7 @@ class ThreadedBackend:
         self._queue.put((inputs, done))
 
     def close(self):
-        for _ in self._threads:
-            self._queue.put(None)
-        for t in self._threads:
-            t.join(timeout=1.0)  # a thread stuck in a hung predict is left behind (daemon)
-        self._threads = []
+        self._threads = stop_workers(self._queue, self._threads)
 
     def _work(self):
         predict = self.backend.predict

@@ -26,7 +26,7 @@ import urllib.parse
 import numpy as np
 
 from .._errors import UserError
-from ._async import DEFAULT_MAX_IN_FLIGHT
+from ._async import DEFAULT_MAX_IN_FLIGHT, stop_workers
 
 PROTOCOLS = ("grpc", "http")
 _TIMING_KEYS = (("server_queue_ns", "queue_ns"), ("server_compute_ns", "compute_ns"))
@@ -326,11 +326,7 @@ class V2HttpBackend(_V2Backend):
             done(out, None, server)
 
     def close(self):
-        for _ in self._threads:
-            self._queue.put(None)
-        for t in self._threads:
-            t.join(timeout=1.0)  # a thread blocked on a stalled server is left behind (daemon)
-        self._threads = []
+        self._threads = stop_workers(self._queue, self._threads)
 
 
 def make_remote_backend(url, **kw):
