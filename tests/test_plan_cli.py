@@ -2,7 +2,8 @@
 `tailq plan --verify` of a plan under LoadGen (synthetic family: sleep-based variants).
 
 The verify test holds the measured tail quality at the SLO (200 ms, loose: a stall of the
-shared machine must not fail it) to the simulator's and the analytic prediction with |z| ≤ 5.5 (z = difference over the batch-means standard errors; with 20
+shared machine must not fail it) to the simulator's and the analytic prediction with
+|z| ≤ 5.5 (z = difference over the batch-means standard errors; with 20
 batches a correct prediction fails with probability ≈ 3·10⁻⁵ — the t distribution with 19
 degrees of freedom). ``test_tq_z_is_calibrated`` shows by simulation that the z of a right
 prediction has unit spread and that of a wrong one (service 2.5× slower than planned at a

@@ -34,7 +34,8 @@ def add_parser(sub):
                    help="run this plan.json under LoadGen's Server scenario on the pool SUT")
     p.add_argument("--queries", type=int, default=workflow._plan_verify.DEFAULT_QUERIES,
                    help="with --verify: LoadGen's query count")
-    p.add_argument("--count", type=int, default=None, help="with --verify: first N dataset items (default: as many as the "
+    p.add_argument("--count", type=int, default=None,
+                   help="with --verify: first N dataset items (default: as many as the "
                         "variants were profiled on)")
     p.add_argument("--seed", type=int, default=0, help="seed of the simulator and the split's phase")
     p.add_argument("--out", required=True,

@@ -327,8 +327,9 @@ def load_plan(path):
         raise UserError(f"--verify {file}: not a readable plan ({type(exc).__name__}: "
                         f"{str(exc)[:80]}); make one with `tailq plan`") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        raise UserError(f"--verify {file}: not a tailq plan (format {doc.get('format') if isinstance(doc, dict) else None!r}, "
-                        f"expected {FORMAT!r}); make one with `tailq plan`")
+        found = doc.get("format") if isinstance(doc, dict) else None
+        raise UserError(f"--verify {file}: not a tailq plan (format {found!r}, expected "
+                        f"{FORMAT!r}); make one with `tailq plan`")
     version = doc.get("version")
     _need(isinstance(version, int) and not isinstance(version, bool), file, "no integer version")
     if version > VERSION:

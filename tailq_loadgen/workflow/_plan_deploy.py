@@ -20,7 +20,9 @@ Interface (used by ``tailq plan --verify`` and by ``tailq adapt``):
 * :func:`verify_segment` ``(session, layout, qps, seed, active=None, shares=None) → pass``
   — one LoadGen Server test at ``qps`` routed by the split; ``seed`` sets the round-robin's
   starting phase (its initial credits), so consecutive segments do not repeat one sequence.
-  Score the pass with ``_route.scored_pass`` / ``_plan_verify.measure_pass``.
+  Score the pass with ``_plan_verify.measure_pass(run, pass, harness, slo_s, layout,
+  planned_shares)`` (tail quality, accuracy, p99, violations, shares, with standard errors) or
+  ``_route.scored_pass`` (per-row correctness).
 """
 
 import dataclasses

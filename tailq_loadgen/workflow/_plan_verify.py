@@ -31,8 +31,11 @@ BATCHES = 20
 DEFAULT_QUERIES = 2000
 
 
-def measure_pass(run, index, harness, slo_s, layout):
-    """Measured tail quality, accuracy, p99, SLO violations and shares of one pool pass."""
+def measure_pass(run, index, harness, slo_s, layout, planned_shares=None):
+    """Measured tail quality, accuracy, p99, SLO violations and shares of one pool pass;
+    ``planned_shares`` (default the layout's): the split the pass was routed by, to hold the
+    realised shares against (a segment of ``tailq adapt`` on a union layout)."""
+    planned_shares = layout.shares if planned_shares is None else tuple(planned_shares)
     from .. import routing, tailquality
 
     sel, correct = _route.scored_pass(run, index, harness, None)
@@ -55,7 +58,7 @@ def measure_pass(run, index, harness, slo_s, layout):
                    / math.sqrt(BATCHES))
     service = (run["latency_ns"][sel] - run["wait_ns"][sel]).astype(np.float64) / 1e9
     shares, in_pool = {}, {}
-    for v, planned in zip(layout.variants, layout.shares):
+    for v, planned in zip(layout.variants, planned_shares):
         mine = variant == v
         share, share_se = routing.batch_means(mine.astype(float), BATCHES)
         shares[v] = {"planned": planned, "measured": share, "se": share_se}
