@@ -131,6 +131,7 @@ def test_verify_runs_the_plan_under_loadgen(plan_file, tmp_path):
     r = run_tailq("plan", "--verify", plan_file, "--out", out, "--queries", "900", timeout=180)
     assert r.returncode == 0, r.stderr
     assert "tail quality" in r.stdout and "SLO violations" in r.stdout
+    assert "LoadGen's own verdict" in r.stdout  # LoadGen judged p99 against the plan's SLO
     doc = json.load(open(os.path.join(out, "verify.json")))
     assert doc["format"] == "tailq-plan-verify"
     assert doc["count"] == COUNT  # the items the profiles' accuracy was measured on

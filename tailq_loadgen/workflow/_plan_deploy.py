@@ -17,7 +17,8 @@ Interface (used by ``tailq plan --verify`` and by ``tailq adapt``):
 * :func:`deploy_plan` ``(layout, hs, *, out, qps, queries, …) → (session, harness)`` — a
   ``CaptureSession`` whose SUT is the pool (``_route.deploy``), ``hs`` the layout's harnesses
   in its order (built by the CLI with ``threads`` intra-op threads); use it as a ``with``.
-* :func:`verify_segment` ``(session, layout, qps, seed, active=None, shares=None) → pass``
+* :func:`verify_segment` ``(session, layout, qps, seed, active=None, shares=None,
+  slo_s=None) → pass``
   — one LoadGen Server test at ``qps`` routed by the split; ``seed`` sets the round-robin's
   starting phase (its initial credits), so consecutive segments do not repeat one sequence.
   Score the pass with ``_plan_verify.measure_pass(run, pass, harness, slo_s, layout,
@@ -187,11 +188,18 @@ def deploy_plan(layout, hs, *, out, qps, queries, count=None, overwrite=False, l
                          experiment=experiment)
 
 
-def verify_segment(session, layout, qps, seed, active=None, shares=None, pool=None):
+def verify_segment(session, layout, qps, seed, active=None, shares=None, pool=None, slo_s=None):
     """One LoadGen Server test at ``qps`` through the deployed pool, routed by the layout's
-    split (or ``active``/``shares`` on it); returns the pass index."""
+    split (or ``active``/``shares`` on it); returns the pass index. ``slo_s``: LoadGen's
+    Server latency bound for this test (``server_target_latency_ns``), so that its own
+    verdict judges the p99 against the plan's SLO rather than the built-in default."""
     policy = split_policy(layout, pool=pool, active=active, shares=shares, seed=seed)
-    return _route.run_pool_test(session, policy, float(qps))
+    if slo_s is None:
+        return _route.run_pool_test(session, policy, float(qps))
+    index = session.passes
+    session.sut.set_policy(policy, float(qps))
+    session.run(["PerformanceOnly"], overrides={"server_target_latency_ns": int(round(slo_s * 1e9))})
+    return index
 
 
 def simulate_layout(layout, laws, qps, jobs, seed, active=None, shares=None, warmup=None):

@@ -129,7 +129,7 @@ def verify_plan(plan_path, *, out, build_harnesses, queries=DEFAULT_QUERIES, see
         count=count, overwrite=overwrite, log=log, experiment=experiment,
         releases_gil=releases_gil)
     with session:
-        index = _plan_deploy.verify_segment(session, layout, qps, seed)
+        index = _plan_deploy.verify_segment(session, layout, qps, seed, slo_s=slo_s)
     run = records.load_run(out)
     measured = measure_pass(run, index, harness, slo_s, layout)
     test = run.metadata["tests"][index]
@@ -166,6 +166,9 @@ def verify_lines(doc):
              f"{_ms(a['p99_s']):>12} {_ms(s.get('p99_s')):>12}",
              f"  {'SLO violations':<16} {m['slo_violations']:>11.4f} ± {m['slo_violations_se']:.4f} "
              f"{_fmt(a['slo_violations']):>12} {_fmt(s.get('slo_violations')):>12}"]
+    validity = (doc.get("loadgen_result") or {}).get("result_validity")
+    if validity:
+        lines.append(f"  LoadGen's own verdict, p99 against the SLO as its latency bound: {validity}")
     z_a, z_s = pr["z_tail_quality_analytic"], pr.get("z_tail_quality_simulated")
     lines.append(f"  tail quality z: analytic {_fmt(z_a, '.2f')}, simulator {_fmt(z_s, '.2f')}")
     for v, sh in m["shares"].items():
