@@ -192,3 +192,121 @@ def test_the_watchdog_ends_a_test_whose_server_hangs(tmp_path):
     # out; those a server took afterwards, as cancelled
     assert (status == "ok").sum() >= 29 and (status == "timeout").sum() >= 1
     assert set(status[status != "ok"]) <= {"timeout", "cancelled"}
+
+
+# -- servers in worker processes (capture/_pool_process.py) -------------------------------
+PROC_NAMES = ("synth-det-2ms", "synth-exp-2ms")
+
+
+def _process_session(tmp_path, executors, queries=300, qps=250):
+    import dataclasses
+
+    from tailq_loadgen import harnesses
+    from tailq_loadgen.cli._route import process_builder
+
+    hs = [harnesses.get_harness(n) for n in PROC_NAMES]
+    harness = dataclasses.replace(hs[0], name="pool:test",
+                                  backend=PoolBackend(PROC_NAMES, [h.backend for h in hs]))
+    builders = [process_builder(n) if e == "process" else None for n, e in zip(PROC_NAMES, executors)]
+
+    def factory(backend, dataset, **watch):
+        return PoolSUT(backend, dataset, [1, 1], routing.PoolState, executors=list(executors),
+                       process_builders=builders, releases_gil=[e == "thread" for e in executors],
+                       **watch)
+
+    session = CaptureSession(harness, scenario="Server", out=str(tmp_path / "run"),
+                             sut_factory=factory, log=lambda *a: None,
+                             overrides={"server_target_qps": qps, "min_duration_ms": 0,
+                                        "min_query_count": queries, "max_query_count": queries})
+    return session, hs
+
+
+def _proc_pool():
+    return routing.Pool.exponential([500, 500], [0.7, 0.7], [1, 1], names=list(PROC_NAMES))
+
+
+def test_process_servers_record_every_sample_once_with_wait_service_and_output(tmp_path):
+    session, hs = _process_session(tmp_path, ["process", "thread"])
+    with session as s:
+        s.sut.set_policy(routing.make_policy("jsq", _proc_pool(), routing.Target(0.7)), 250)
+        s.run(["PerformanceOnly"])
+        pids = s.sut.worker_pids()
+        assert list(pids) == [0] and pids[0] is not None
+    run = records.load_run(str(tmp_path / "run"))
+    meta = run.metadata
+    assert meta["status"] == "complete" and meta["pool"]["executor"] == "mixed"
+    assert [v["executor"] for v in meta["pool"]["variants"]] == ["process", "thread"]
+    assert run["status"].size == 300 and set(run["status"]) == {"ok"}
+    assert np.unique(run["sample_seq"]).size == 300
+    variant, service, wait = run["variant"], run["service_ns"], run["wait_ns"]
+    assert set(variant) == set(PROC_NAMES)
+    # the worker measured its deterministic 2 ms sleep (plus the sleep's overshoot, which a
+    # loaded machine stretches: the bound is loose)
+    det = service[variant == PROC_NAMES[0]]
+    assert np.all(det >= 2.0e6) and np.median(det) < 4e6
+    assert np.all(wait >= 0) and np.all(run["latency_ns"] >= wait + service)
+    out = np.array([np.frombuffer(b, dtype="<i8")[0] for b in run["output"]])
+    answers = [h.dataset.answers for h in hs]
+    idx = run["sample_index"]
+    assert np.array_equal(out, np.where(variant == PROC_NAMES[0], answers[0][idx], answers[1][idx]))
+    from tailq_loadgen.cli._route import registered_backend
+    with pytest.raises(Exception, match="registered harnesses only"):
+        registered_backend("os:system")
+
+
+def test_a_worker_that_dies_fails_the_run_and_keeps_what_was_captured(tmp_path):
+    import os
+    import signal
+    import threading
+
+    session, _ = _process_session(tmp_path, ["process", "process"], queries=600, qps=200)
+    with pytest.raises(RunAborted, match=r"pool server failed: pool server 1 \(synth-exp-2ms #0\): its "
+                                         r"worker process \(pid \d+\) died with exit code -9"):
+        with session as s:
+            s.sut.set_policy(routing.make_policy("jsq", _proc_pool(), routing.Target(0.7)), 200)
+            assert s.sut.worker_pids() == {}  # none before the first test, or until asked
+            s.sut.start_workers()
+            # kill server 1's worker once the test has run for a second (of ≈ 3)
+            killer = threading.Timer(1.0, os.kill, (s.sut.worker_pids()[1], signal.SIGKILL))
+            killer.start()
+            try:
+                s.run(["PerformanceOnly"])
+            finally:
+                killer.cancel()
+    run = records.load_run(str(tmp_path / "run"))
+    assert run.metadata["status"] == "failed"
+    status = run["status"]
+    assert status.size == 600 and np.unique(run["sample_seq"]).size == 600  # each once
+    assert (status == "ok").sum() >= 20 and (status == "error").sum() >= 1
+    assert set(status) <= {"ok", "error", "cancelled"}  # cancelled: taken by a server after it
+
+
+def test_a_worker_that_cannot_build_its_backend_fails_the_run_in_one_line(tmp_path):
+    import functools
+
+    from tailq_loadgen._errors import RunFailed
+    from tailq_loadgen.cli._route import registered_backend
+
+    session, _ = _process_session(tmp_path, ["process", "thread"], queries=100)
+    session.sut.process_builders[0] = functools.partial(registered_backend, "no-such-harness")
+    with pytest.raises(RunFailed, match=r"pool server 0 \(synth-det-2ms #0\): its worker process could "
+                                        r"not build the backend \(UserError: harness 'no-such-harness'"):
+        with session as s:
+            s.sut.set_policy(routing.make_policy("jsq", _proc_pool(), routing.Target(0.7)), 250)
+            s.run(["PerformanceOnly"])
+    assert records.load_run(str(tmp_path / "run")).metadata["status"] == "failed"
+
+
+def test_the_worker_pipe_carries_plain_arrays_only():
+    from tailq_loadgen.capture._pool_process import _pack, _unpack
+
+    arr = np.arange(12, dtype="<f4").reshape(3, 4)
+    header, back = _unpack(_pack({"ok": True, "service_ns": 5}, arr))
+    assert header["ok"] and header["service_ns"] == 5 and np.array_equal(back, arr)
+    assert _unpack(_pack({"ok": False, "error": "x"})) == ({"ok": False, "error": "x"}, None)
+    with pytest.raises(TypeError, match="Python objects"):
+        _pack({}, np.array([object()], dtype=object))
+    # a header that claims an object dtype is refused, not decoded
+    forged = _pack({"dtype": "|O", "shape": [1]})
+    with pytest.raises(ValueError, match="Python objects"):
+        _unpack(forged + b"\0" * 8)

@@ -4,6 +4,7 @@ that says when a policy misses its target."""
 import json
 import os
 
+import numpy as np
 import pytest
 
 from tailq_loadgen import harnesses, workflow
@@ -102,3 +103,58 @@ def test_report_and_show_draw_routing_runs(profiles, tmp_path):
     figs = sorted(os.listdir(str(tmp_path / "r_files")))
     assert figs == ["routing-latency-vs-load.png", "routing-variant-usage.png"]
     assert all(os.path.getsize(str(tmp_path / "r_files" / f)) > 5000 for f in figs)
+
+
+def test_the_executor_follows_the_family_runtime_or_the_user():
+    from tailq_loadgen._errors import UserError
+    from tailq_loadgen.workflow._route import executor_choice
+
+    assert executor_choice("synthetic")[0] == "thread"
+    where, why = executor_choice("digits")
+    assert where == "process" and "GIL" in why
+    assert executor_choice("digits", "threads") == ("thread", "--executor threads")
+    assert executor_choice("mine", "processes") == ("process", "--executor processes")
+    with pytest.raises(UserError, match="GIL behaviour is unknown; give --executor"):
+        executor_choice("mine")
+    with pytest.raises(UserError, match="--executor 'fibers'"):
+        executor_choice("synthetic", "fibers")
+
+
+def test_show_reads_a_simulate_directory(profiles, tmp_path):
+    out = str(tmp_path / "sim")
+    res = run_tailq(*_args(profiles, out, **{"--policy": "pop,jsq"}), "--simulate")
+    assert res.returncode == 0, res.stderr
+    shown = run_tailq("show", out)
+    assert shown.returncode == 0, shown.stderr
+    assert "simulated routing" in shown.stdout and "no LoadGen run" in shown.stdout
+    assert "routing:" in shown.stdout and "per-variant usage" in shown.stdout
+    assert "  pop " in shown.stdout and "  jsq " in shown.stdout
+    as_json = run_tailq("show", out, "--json")
+    assert as_json.returncode == 0, as_json.stderr
+    doc = json.loads(as_json.stdout)
+    assert doc["mode"] == "simulate" and [r["policy"] for r in doc["routing"]["results"]] == ["pop", "jsq"]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    bad = run_tailq("show", str(empty))  # neither a run nor a routing result: one line, exit 2
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1, bad.stderr
+
+
+def test_route_runs_servers_in_worker_processes_when_asked(profiles, tmp_path):
+    """The CLI path end to end: --executor processes builds each worker's backend by its
+    registered name; the records and routing.json say where the models computed."""
+    from tailq_loadgen import records
+
+    out = str(tmp_path / "proc")
+    res = run_tailq(*_args(profiles, out, **{"--policy": "jsq", "--servers": "1,1,1",
+                                             "--qps": "100", "--queries": "200",
+                                             "--accuracy-target": "0.75"}),
+                    "--executor", "processes", "--count", "50")
+    assert res.returncode == 0, res.stderr
+    doc = workflow.load_routing(out)
+    assert doc["mode"] == "loadgen" and doc["executor"] == "process"
+    assert doc["executor_reason"] == "--executor processes"
+    run = records.load_run(out)
+    assert run.metadata["pool"]["executor"] == "processes"
+    assert {v["executor"] for v in run.metadata["pool"]["variants"]} == {"process"}
+    assert set(run["status"]) == {"ok"} and np.unique(run["sample_seq"]).size == 200
+    assert np.all(run["service_ns"] > 0)

@@ -11,9 +11,16 @@ when a job is done, so ``state`` needs no lock. The policy is duck-typed — any
 object is made by ``state_factory(servers)`` — so capture imports nothing of the routing room
 (the workflow passes ``routing.PoolState`` and a policy built by ``routing.make_policy``).
 
-Servers are **threads**: right for runtimes that release the GIL while they compute (PyTorch,
-ONNX Runtime, ``time.sleep``). Servers in processes, for runtimes that hold the GIL, are not
-built; ``pool_info`` records the executor and why.
+Every server is a **thread**. Per variant, ``executors[k]`` says where its model computes:
+``"thread"`` — in that thread (right for runtimes that release the GIL while they compute:
+``time.sleep``, large PyTorch ops), or ``"process"`` — in a worker process of its own, one per
+server (``_pool_process.py``), built by ``process_builders[k]()``, for runtimes that hold the
+GIL for most of a call (small PyTorch models: their Python-side overhead dominates). The
+thread then only passes the inputs over a pipe and waits, the worker measures the service
+time, and the sample's bookkeeping stays in the thread, so wait, service and exactly-once
+completion are recorded the same way for both. A worker that dies fails the run (status
+``failed``, the reason naming the server); every record already captured stays.
+``pool_info`` records the executor of every variant and why.
 
 Per sample the record holds the variant and the server (numbered within its variant) that
 served it, its wait (issue → start of service, on the wrapper's clock) and its service time
@@ -32,6 +39,8 @@ import time
 import mlperf_loadgen as lg
 import numpy as np
 
+from .._errors import RunFailed
+from ._pool_process import ProcessServer, WorkerDied
 from ._sut import CaptureSUT, _as_outputs, _one_line, responses_for
 
 HOLD = -1  # the policy's "wait in the central queue" (routing.HOLD; capture does not import it)
@@ -72,8 +81,8 @@ class PoolSUT(CaptureSUT):
     Call ``set_policy`` before every LoadGen test (a policy carries state: one per test)."""
 
     def __init__(self, backend, dataset, servers, state_factory, *, runtimes=None,
-                 releases_gil=None, watchdog_timeout_s=60.0, cancel_grace_s=10.0, on_stuck=None,
-                 log=print):
+                 releases_gil=None, executors=None, process_builders=None, executor_reason=None,
+                 watchdog_timeout_s=60.0, cancel_grace_s=10.0, on_stuck=None, log=print):
         super().__init__(backend, dataset, threaded=True, batch_size=1, workers=1,
                          watchdog_timeout_s=watchdog_timeout_s, cancel_grace_s=cancel_grace_s,
                          on_stuck=on_stuck, log=log, scenario="Server")
@@ -88,6 +97,15 @@ class PoolSUT(CaptureSUT):
         self.state_factory = state_factory
         self.runtimes = list(runtimes or [None] * len(servers))
         self.releases_gil = list(releases_gil or [None] * len(servers))
+        self.executors = list(executors or ["thread"] * len(servers))
+        builders = list(process_builders or [None] * len(servers))
+        if len(self.executors) != len(servers) or set(self.executors) - {"thread", "process"}:
+            raise ValueError("one executor per variant: 'thread' or 'process'")
+        if any(e == "process" and b is None for e, b in zip(self.executors, builders)):
+            raise ValueError("a variant served in processes needs a process builder")
+        self.process_builders = builders
+        self.executor_reason = executor_reason
+        self._workers = {}  # server → ProcessServer, started at the first test, kept until close
         self.policy, self.target_qps, self._last = None, None, None
         self._inbox, self._queues, self._pool_threads = None, [], []
         self._handoff = []
@@ -151,7 +169,7 @@ class PoolSUT(CaptureSUT):
 
     def _serve(self, s):
         k = self.type_of[s]
-        backend, name = self.pool_backend.backends[k], self.pool_backend.names[k]
+        backend, name = self._workers.get(s, self.pool_backend.backends[k]), self.pool_backend.names[k]
         local = s - self.first[k]
         jobs, inbox = self._queues[s], self._inbox
         while True:
@@ -185,7 +203,13 @@ class PoolSUT(CaptureSUT):
                 c0 = time.perf_counter_ns()
                 outs = backend.predict(inputs)
                 service = time.perf_counter_ns() - c0
+                if isinstance(backend, ProcessServer):  # the worker's own time, not the pipe's
+                    service = backend.last_service_ns
                 arr, parts = _as_outputs(outs, 1)
+            except WorkerDied as exc:  # the server is gone: end the test, keep what was captured
+                status, error = "error", _one_line(exc)
+                self.cancel(f"pool server failed: {exc}", "error")
+                self.log(f"tailq: {self.cancel_reason}; ending the test")
             except BaseException as exc:  # noqa: BLE001 — a failing backend: this sample's error
                 status, error = "error", _one_line(exc)
         if self._pending.pop(key, None) is None:
@@ -201,6 +225,7 @@ class PoolSUT(CaptureSUT):
     def start_test(self, sut, qsl, settings, log_settings, writer, audit_config=""):
         if self.policy is None:
             raise ValueError("PoolSUT: set_policy before each test")
+        self.start_workers()
         self._inbox = queue.SimpleQueue()
         self._queues = [queue.SimpleQueue() for _ in self.type_of]
         stats = {"dispatch_ns": [], "held": 0, "chosen": None, "state": None}
@@ -223,6 +248,39 @@ class PoolSUT(CaptureSUT):
             self._pool_threads[0].join(timeout=1.0)
             self._last = self._test_summary(stats)
             self.policy = None  # a policy's state belongs to one test
+
+    def start_workers(self):
+        """Start (once per session) a worker process per server of each process variant, all
+        at once, and warm each with one sample, so that no test pays the start-up."""
+        wanted = [s for s, k in enumerate(self.type_of)
+                  if self.executors[k] == "process" and s not in self._workers]
+        if not wanted:
+            return
+        for s in wanted:
+            k = self.type_of[s]
+            label = f"pool server {s} ({self.pool_backend.names[k]} #{s - self.first[k]})"
+            self._workers[s] = ProcessServer(self.process_builders[k], label).start()
+        try:
+            warm = self.dataset.get_samples([0])
+        except Exception:  # noqa: BLE001 — a dataset that serves loaded samples only: no warm-up
+            warm = None
+        for s in wanted:
+            try:
+                self._workers[s].wait_ready()
+                if warm is not None:
+                    self._workers[s].predict(warm)
+            except Exception as exc:  # noqa: BLE001 — no test can run: one line, exit 4
+                raise RunFailed(f"{_one_line(exc) if not isinstance(exc, WorkerDied) else exc}") from None
+
+    def worker_pids(self):
+        """The worker process of each process server (server → pid)."""
+        return {s: w.pid for s, w in self._workers.items()}
+
+    def close(self):
+        for w in self._workers.values():
+            w.close()
+        self._workers = {}
+        super().close()
 
     def _test_summary(self, stats):
         cost = np.asarray(stats["dispatch_ns"], dtype=np.float64)
@@ -260,10 +318,13 @@ class PoolSUT(CaptureSUT):
         for k, (name, b) in enumerate(zip(self.pool_backend.names, self.pool_backend.backends)):
             variants.append({"name": name, "servers": self.servers[k], "first_server": self.first[k],
                              "backend": b.name(), "version": b.version(),
-                             "runtime": self.runtimes[k], "releases_gil": self.releases_gil[k]})
-        return {"executor": "threads",
-                "executor_reason": "a thread per server: each variant's runtime releases the GIL "
-                                   "while it computes (servers in processes are not built)",
+                             "runtime": self.runtimes[k], "releases_gil": self.releases_gil[k],
+                             "executor": self.executors[k]})
+        kinds = set(self.executors)
+        executor = "mixed" if len(kinds) > 1 else ("processes" if kinds == {"process"} else "threads")
+        reason = self.executor_reason or (
+            "a thread per server; variants marked process compute in a worker process per server")
+        return {"executor": executor, "executor_reason": reason,
                 "servers": len(self.type_of), "variants": variants}
 
 

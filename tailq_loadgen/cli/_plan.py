@@ -43,15 +43,21 @@ def add_parser(sub):
     p.add_argument("--overwrite", action="store_true", help="with --verify: replace what --out holds")
     p.add_argument("--experiment", default=None, help="tailq experiment YAML")
     p.add_argument("--json", action="store_true", help="print the JSON written")
+    p.add_argument("--executor", default="auto", choices=workflow._route.EXECUTORS,
+                   help="with --verify: where each server's model computes, as `tailq route` "
+                        "takes it (auto: threads where the family's runtime releases the GIL, "
+                        "else a worker process per server)")
     p.set_defaults(func=main)
 
 
 def _verify(args):
     from .. import capture, harnesses
     from .._errors import UserError
-    from ..workflow._route import _RELEASES_GIL
+    from ._route import process_builder
 
     doc = workflow._plan.load_plan(args.verify)
+    if doc["plan"]["mode"] == "pipeline":  # refused there, with the pointer to its verification
+        return workflow._plan_verify.verify_plan(args.verify, out=args.out, build_harnesses=None)
     names = [c["variant"] for c in doc["plan"]["choices"]]
     threads = {c["variant"]: c.get("threads") for c in doc["plan"]["choices"]}
     for name in names:
@@ -60,7 +66,17 @@ def _verify(args):
             raise UserError(f"--verify {args.verify}: the plan deploys harness {name!r}, which is "
                             "not a registered harness (`tailq harnesses` lists them)")
         harnesses.check_harness(name)  # its runtime installed, or the one-line error saying so
-    releases = all(any(f in _RELEASES_GIL for f in harnesses.family_of(n)) for n in names)
+    families = sorted({f for n in names for f in harnesses.family_of(n)})
+    if args.executor != "auto" or not families:
+        where, why = workflow._route.executor_choice(families[0] if families else "",
+                                                     args.executor)
+    else:  # a variant may be in several families; they must agree on its runtime
+        choices = {workflow._route.executor_choice(f, "auto") for f in families}
+        if len({c[0] for c in choices}) != 1:
+            raise UserError(f"--verify {args.verify}: the plan's families ({', '.join(families)}) "
+                            "differ on where their models compute; give --executor threads or "
+                            "processes")
+        where, why = sorted(choices)[0]
 
     def build(variants):
         out = []
@@ -71,7 +87,8 @@ def _verify(args):
 
     return workflow._plan_verify.verify_plan(
         args.verify, out=args.out, build_harnesses=build, queries=args.queries, seed=args.seed,
-        count=args.count, overwrite=args.overwrite, releases_gil=releases,
+        count=args.count, overwrite=args.overwrite, executor=where,
+        process_builder=process_builder, executor_reason=why,
         experiment=capture.load_experiment(args.experiment))
 
 

@@ -1,6 +1,8 @@
 """``tailq route``: a variant family on a pool of servers, routed by policies, under LoadGen's
 Server scenario (or simulated); writes ``OUT/routing.json`` (docs/routing.md)."""
 
+import functools
+
 from .. import workflow
 
 
@@ -31,6 +33,10 @@ def add_parser(sub):
     p.add_argument("--out", required=True, help="run directory (or, with --simulate, a directory)")
     p.add_argument("--overwrite", action="store_true", help="replace what --out holds")
     p.add_argument("--experiment", default=None, help="tailq experiment YAML")
+    p.add_argument("--executor", default="auto", choices=workflow._route.EXECUTORS,
+                   help="where each server's model computes: auto (threads where the family's "
+                        "runtime releases the GIL, else a worker process per server), threads, "
+                        "processes")
     p.set_defaults(func=main)
 
 
@@ -48,6 +54,25 @@ def main(args):
                    accuracy_target=args.accuracy_target, tq_target=args.tq_target, taus=args.tau,
                    qps=args.qps, profiles=args.profiles, simulate=args.simulate,
                    queries=args.queries, seed=args.seed, count=args.count, out=args.out,
-                   overwrite=args.overwrite,
+                   overwrite=args.overwrite, executor=args.executor,
+                   process_builder=process_builder,
                    experiment=capture.load_experiment(args.experiment))
     return 0
+
+
+def process_builder(name):
+    """What a pool server's worker process calls to build its backend (picklable)."""
+    return functools.partial(registered_backend, name)
+
+
+def registered_backend(name):
+    """In a worker process: the loaded backend of the *registered* harness ``name`` (never a
+    ``module:function`` name, and never anything read from a run directory)."""
+    from .. import harnesses
+    from .._errors import UserError
+
+    if name not in harnesses.REGISTRY:
+        raise UserError(f"harness {name!r}: a process server builds registered harnesses only")
+    backend = harnesses.get_harness(name).backend
+    backend.load()
+    return backend

@@ -440,14 +440,16 @@ for _name, _type, _doc in (
 # behind a dispatcher that calls a routing policy; one LoadGen Server test per policy and load.
 declare("pool", Nullable(Record()), "pool SUT: model variants on servers behind a dispatcher "
         "(tailq route); null for other runs")
-declare("pool.executor", Str(choices=("threads", "processes")),
-        "how the servers ran: a thread each (the runtime releases the GIL) or a process each",
+declare("pool.executor", Str(choices=("threads", "processes", "mixed")),
+        "where the servers' models computed: in a thread per server (the runtime releases the "
+        "GIL), in a worker process per server, or mixed (per variant: pool.variants[].executor)",
         required=True)
 declare("pool.executor_reason", _OPT_STR, "why that executor was chosen")
 declare("pool.servers", Int(1), "servers in all", required=True)
 declare("pool.variants", ListOf(MapOf(Scalar())),
         "per variant, in server order: name, servers, first_server, backend, version, runtime, "
-        "releases_gil", required=True)
+        "releases_gil, executor ('thread' or 'process'; absent in runs before it: 'thread')",
+        required=True)
 declare("tests[].routing", Nullable(JSON()),
         "pool SUT: this test's policy (name, parameters and plan, its final state), target QPS, "
         "decisions per variant, held jobs, the dispatcher's own time per decision and the hand-off "

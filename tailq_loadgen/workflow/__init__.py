@@ -35,6 +35,9 @@ __all__ = ["format_audit", "run_audit", "check_reference", "compare_path",
 from ._route import load_routing, plan_route, route, routing_lines, routing_of  # noqa: E402
 
 __all__ += ["load_routing", "plan_route", "route", "routing_lines", "routing_of"]
+from ._show import show  # noqa: E402
+
+__all__ += ["show"]
 
 # issue 16: `tailq plan` (profiles → plan.json) and `tailq plan --verify` (the plan under LoadGen)
 from . import _plan, _plan_deploy, _plan_verify  # noqa: E402

@@ -169,23 +169,22 @@ def split_policy(layout, pool=None, active=None, shares=None, seed=None):
 
 
 def deploy_plan(layout, hs, *, out, qps, queries, count=None, overwrite=False, log=print,
-                experiment=None, releases_gil=True):
+                experiment=None, releases_gil=True, executor="thread", process_builder=None,
+                executor_reason=None):
     """The pool SUT for ``layout`` as a capture session: ``(session, harness)``.
 
-    ``hs``: the layout's harnesses in its order (their ``name`` must match). ``releases_gil``:
-    whether the variants' runtimes release the GIL while computing (the CLI knows the
-    families); servers are threads, so False is refused."""
+    ``hs``: the layout's harnesses in its order (their ``name`` must match). ``executor``,
+    ``process_builder``, ``executor_reason``, ``releases_gil``: as ``_route.deploy`` takes
+    them — "thread" (default) or "process" servers (``_route.executor_choice`` picks one from
+    the family, as ``tailq route`` does; the CLI passes its choice)."""
     names = tuple(h.name for h in hs)
     if names != layout.variants:
         raise UserError(f"the plan deploys {', '.join(layout.variants)}; harnesses given: "
                         f"{', '.join(names) or 'none'}")
-    if not releases_gil:
-        raise UserError(f"harnesses {', '.join(names)}: their runtimes' GIL behaviour is unknown "
-                        "and pool servers in processes are not built; plan the synthetic or "
-                        "digits family")
     return _route.deploy("plan", list(hs), list(layout.servers), out=out, qps=qps,
                          queries=queries, count=count, overwrite=overwrite, log=log,
-                         experiment=experiment)
+                         experiment=experiment, releases_gil=releases_gil, executor=executor,
+                         process_builder=process_builder, executor_reason=executor_reason)
 
 
 def verify_segment(session, layout, qps, seed, active=None, shares=None, pool=None, slo_s=None):

@@ -103,12 +103,14 @@ def compare(plan_doc, measured):
 
 
 def verify_plan(plan_path, *, out, build_harnesses, queries=DEFAULT_QUERIES, seed=0, count=None,
-                overwrite=False, releases_gil=True, log=print, experiment=None):
+                overwrite=False, releases_gil=True, log=print, experiment=None, executor="thread",
+                process_builder=None, executor_reason=None):
     """Deploy ``plan_path``'s plan, run it under LoadGen, write and return ``OUT/verify.json``.
 
     ``build_harnesses(names)``: the harnesses of those variants, in that order (the CLI's;
     called after the plan is checked). ``count``: the dataset items to serve; by default
-    those the variants were profiled on (``_plan.profiled_samples``)."""
+    those the variants were profiled on (``_plan.profiled_samples``). ``executor`` …: where
+    the servers compute (``_plan_deploy.deploy_plan``)."""
     from .. import records
 
     doc = _plan.load_plan(plan_path)
@@ -127,7 +129,8 @@ def verify_plan(plan_path, *, out, build_harnesses, queries=DEFAULT_QUERIES, see
     session, harness = _plan_deploy.deploy_plan(
         layout, build_harnesses(list(layout.variants)), out=out, qps=qps, queries=queries,
         count=count, overwrite=overwrite, log=log, experiment=experiment,
-        releases_gil=releases_gil)
+        releases_gil=releases_gil, executor=executor, process_builder=process_builder,
+        executor_reason=executor_reason)
     with session:
         index = _plan_deploy.verify_segment(session, layout, qps, seed, slo_s=slo_s)
     run = records.load_run(out)
@@ -137,6 +140,7 @@ def verify_plan(plan_path, *, out, build_harnesses, queries=DEFAULT_QUERIES, see
                   os.path.join(plan_path, _plan.PLAN_FILE) if os.path.isdir(plan_path) else plan_path),
               "plan": doc["plan"], "layout": layout.as_dict(), "qps": qps, "slo_s": slo_s,
               "queries": queries, "count": count, "seed": seed, "pass": index,
+              "executor": executor, "executor_reason": executor_reason,
               "warmup_share": _route.WARMUP,
               "loadgen_result": test.get("loadgen_result"),
               "handoff": (test.get("routing") or {}).get("handoff_ns"),

@@ -28,10 +28,18 @@ VERSION = 1
 DEFAULT_QUERIES = 2000
 MIN_QUERIES = 100
 WARMUP = 0.1  # share of jobs (by arrival) left out of every statistic, real and simulated
-# Families whose variants' runtimes release the GIL while they compute (time.sleep, PyTorch):
-# their servers run as threads. Servers in processes are not built, so others are refused.
-_RELEASES_GIL = {"synthetic": "time.sleep", "synthetic-laws": "time.sleep", "digits": "PyTorch",
-                 "docstrings": "PyTorch"}
+# Per family: does its variants' runtime release the GIL for most of a call, and why. True:
+# a server computes in its own thread; False: in a worker process per server
+# (capture/_pool_process.py). Digits: measured, benchmarks/RESULTS.md "Routing: servers in
+# threads and in processes" — its small PyTorch models spend most of a call in Python.
+_RELEASES_GIL = {
+    "synthetic": (True, "time.sleep releases the GIL"),
+    "synthetic-laws": (True, "time.sleep releases the GIL"),
+    "digits": (False, "small PyTorch models hold the GIL for most of a call (Python-side work "
+                      "dominates their few-µs kernels)"),
+    "docstrings": (True, "PyTorch MiniLM: most of a call is matrix products, which release the GIL"),
+}
+EXECUTORS = ("auto", "threads", "processes")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,15 +116,27 @@ def build_pool(profiles, servers):
     return routing.Pool(routing_variant(p, n, joint=False) for p, n in zip(profiles, servers))
 
 
+def executor_choice(family_name, executor="auto"):
+    """``(executor per variant, reason)``: "thread" or "process", from the family's runtime
+    (``_RELEASES_GIL``) or as the user forced it."""
+    if executor not in EXECUTORS:
+        raise UserError(f"--executor {executor!r}: choose one of {', '.join(EXECUTORS)}")
+    if executor != "auto":
+        return executor[:-1] if executor == "threads" else "process", f"--executor {executor}"
+    if family_name not in _RELEASES_GIL:
+        raise UserError(f"--harness {family_name}: its runtime's GIL behaviour is unknown; give "
+                        "--executor threads (it releases the GIL) or --executor processes")
+    releases, why = _RELEASES_GIL[family_name]
+    return ("thread" if releases else "process"), f"auto: {why}"
+
+
 def plan_route(*, family, servers, policies, accuracy_target, qps, profiles, tq_target=None,
-               taus=None, count=None):
+               taus=None, count=None, executor="auto"):
     """Check every input and build the pool; a UserError (exit 2) names the first bad one."""
     from .. import routing
 
     fam = family  # a harnesses.Family (name, variants), looked up by the CLI
-    if fam.name not in _RELEASES_GIL:
-        raise UserError(f"--harness {fam.name}: its runtime's GIL behaviour is unknown and servers "
-                        "in processes are not built; route the synthetic or digits family")
+    executor_choice(fam.name, executor)
     servers = parse_servers(servers, fam) if isinstance(servers, str) else list(servers)
     if len(servers) != len(fam.variants):
         raise UserError(f"--servers: {len(servers)} counts for the {len(fam.variants)} variants "
@@ -149,11 +169,15 @@ def _policy(plan, name, target, seed):
 
 # -- the real pool ------------------------------------------------------------------------
 def deploy(name, hs, servers, *, out, qps, queries, releases_gil=True, count=None,
-           overwrite=False, log=print, experiment=None):
+           overwrite=False, log=print, experiment=None, executor="thread", process_builder=None,
+           executor_reason=None):
     """A CaptureSession whose SUT is a pool named ``name``: ``servers[k]`` servers of the
     harness ``hs[k]`` (built by the caller: the CLI builds harnesses, never this room).
 
-    The caller runs tests with :func:`run_pool_test` and closes the session (a ``with``)."""
+    ``executor``: "thread" or "process", for every variant (or a list, one per variant);
+    a process variant's workers build their backend with ``process_builder(harness name)``,
+    a picklable function given by the caller. The caller runs tests with
+    :func:`run_pool_test` and closes the session (a ``with``)."""
     from .. import routing
     from ..capture import CaptureSession
     from ..capture._pool import PoolBackend, PoolSUT
@@ -165,10 +189,15 @@ def deploy(name, hs, servers, *, out, qps, queries, releases_gil=True, count=Non
     harness = dataclasses.replace(hs[0], name=f"pool:{name}", model=f"pool-{name}",
                                   backend=backend)
     runtimes = [h.runtime for h in hs]
+    executors = [executor] * len(hs) if isinstance(executor, str) else list(executor)
+    builders = [process_builder(h.name) if e == "process" else None for h, e in zip(hs, executors)]
+    if isinstance(releases_gil, bool):
+        releases_gil = [releases_gil] * len(hs)
 
     def factory(backend, dataset, **watch):
         return PoolSUT(backend, dataset, servers, routing.PoolState, runtimes=runtimes,
-                       releases_gil=[bool(releases_gil)] * len(hs), **watch)
+                       releases_gil=list(releases_gil), executors=executors,
+                       process_builders=builders, executor_reason=executor_reason, **watch)
 
     overrides = {"server_target_qps": float(qps), "min_duration_ms": 0,
                  "min_query_count": int(queries), "max_query_count": int(queries)}
@@ -242,16 +271,22 @@ def measured_simulation(run, index, pool, policy, qps, harness, total):
 # -- one command --------------------------------------------------------------------------
 def route(*, family, servers, policies, accuracy_target, qps, out, profiles, tq_target=None,
           taus=None, simulate=False, queries=DEFAULT_QUERIES, seed=0, count=None,
-          overwrite=False, log=print, experiment=None, build_harnesses=None):
+          overwrite=False, log=print, experiment=None, build_harnesses=None, executor="auto",
+          process_builder=None):
     """Run (or simulate) every policy under every target; write and return ``OUT/routing.json``.
 
     ``family``: a ``harnesses.Family``; ``build_harnesses()``: its variants' harnesses, in its
-    order (called only for a real run, after every input is checked)."""
+    order (called only for a real run, after every input is checked). ``executor``: auto
+    (by the family's runtime), threads or processes; ``process_builder(name)``: a picklable
+    function that builds the registered harness ``name``'s backend in a worker process."""
     from .. import routing
 
     plan = plan_route(family=family, servers=servers, policies=policies,
                       accuracy_target=accuracy_target, qps=qps, profiles=profiles,
-                      tq_target=tq_target, taus=taus, count=count)
+                      tq_target=tq_target, taus=taus, count=count, executor=executor)
+    where, why = executor_choice(plan.family.name, executor)
+    if where == "process" and process_builder is None and not simulate:
+        raise UserError("servers in processes need a process_builder (the CLI gives one)")
     if isinstance(queries, bool) or not isinstance(queries, int) or queries < MIN_QUERIES:
         raise UserError(f"--queries {queries!r}: must be a whole number ≥ {MIN_QUERIES} (the "
                         "statistics use 20 batch means of the jobs after the warm-up)")
@@ -272,7 +307,9 @@ def route(*, family, servers, policies, accuracy_target, qps, out, profiles, tq_
         session, harness = deploy(plan.family.name, build_harnesses(), plan.pool.servers.tolist(),
                                   out=out, qps=plan.qps,
                                   queries=queries, count=count, overwrite=overwrite, log=log,
-                                  experiment=experiment)
+                                  experiment=experiment, executor=where,
+                                  releases_gil=where == "thread", process_builder=process_builder,
+                                  executor_reason=why)
         with session:
             passes = []
             for t_i, target in enumerate(plan.targets):
@@ -287,6 +324,8 @@ def route(*, family, servers, policies, accuracy_target, qps, out, profiles, tq_
                                            session.total)
             results.append(_result(plan, target, sim.summary(plan.taus), run, (index, sel)))
     doc = _document(plan, results, simulate, queries, seed)
+    # where the servers' models computed (a real run): "thread" or "process", and why
+    doc["executor"], doc["executor_reason"] = (None, None) if simulate else (where, why)
     _write(os.path.join(out, ROUTING_FILE), doc)
     for line in summary_lines(doc):
         log(line)
