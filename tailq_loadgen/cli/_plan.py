@@ -5,6 +5,7 @@ scenario and print predicted against measured (writes ``RUN/verify.json``). docs
 import json
 
 from .. import workflow
+from ._common import add_executor_arg
 
 
 def add_parser(sub):
@@ -43,10 +44,7 @@ def add_parser(sub):
     p.add_argument("--overwrite", action="store_true", help="with --verify: replace what --out holds")
     p.add_argument("--experiment", default=None, help="tailq experiment YAML")
     p.add_argument("--json", action="store_true", help="print the JSON written")
-    p.add_argument("--executor", default="auto", choices=workflow._route.EXECUTORS,
-                   help="with --verify: where each server's model computes, as `tailq route` "
-                        "takes it (auto: threads where the family's runtime releases the GIL, "
-                        "else a worker process per server)")
+    add_executor_arg(p, "with --verify: ")
     p.set_defaults(func=main)
 
 
