@@ -3,6 +3,7 @@
 import json
 
 from .. import harnesses, workflow
+from ._route import process_builder
 
 
 def add_parser(sub):
@@ -53,6 +54,7 @@ def main(args):
         queries=args.queries, count=args.count, out=args.out, overwrite=args.overwrite,
         resume=args.resume,
         user_conf=args.user_conf, experiment=args.experiment,
-        capacity_slo=args.capacity_slo, capacity_cores=args.capacity_cores)
+        capacity_slo=args.capacity_slo, capacity_cores=args.capacity_cores,
+        process_builder=process_builder)
     print(f"{len(profiles)} profiles in {args.out}")
     return 0

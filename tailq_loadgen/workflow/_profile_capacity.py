@@ -1,7 +1,8 @@
 """Capacity at a latency SLO: LoadGen's Server scenario in ``FindPeakPerformance`` mode.
 
 Per (variant, cores) the variant runs on the pool SUT as ``cores // threads`` servers (the way
-a plan deploys it; ``_plan_deploy``), and LoadGen searches the highest Server QPS whose p99
+a plan deploys it; ``_plan_deploy``; in threads or worker processes as ``--executor auto``
+chooses), and LoadGen searches the highest Server QPS whose p99
 latency stays ≤ the SLO. The result is a :class:`_profile.Capacity` added to the profile's
 ``profile.json`` (``capacity`` list), which the planner uses instead of its analytic capacity
 (``planning.plan_variant_set``: measured points, fitted linearly in the cores).
@@ -69,7 +70,7 @@ def start_qps(profile, servers, slo_s):
 
 
 def measure_capacity(harness, profile, *, cores, slo_s, out, queries=MIN_QUERIES, count=None,
-                     log=print):
+                     log=print, executor="thread", process_builder=None, executor_reason=None):
     """Capacity of ``harness`` (the variant of ``profile``) on ``cores`` cores at ``slo_s``: a
     ``Capacity``; the FindPeakPerformance run is kept in ``out``."""
     from .. import records
@@ -87,7 +88,9 @@ def measure_capacity(harness, profile, *, cores, slo_s, out, queries=MIN_QUERIES
     layout = _plan_deploy.PoolLayout((harness.name,), (servers,), (threads,), (1.0,),
                                      (profile.accuracy,), (profile.mean_service_ns / 1e9,))
     session, _ = _route.deploy(f"capacity-{harness.name}", [harness], [servers], out=out,
-                               qps=qps, queries=queries, count=count, overwrite=True, log=log)
+                               qps=qps, queries=queries, count=count, overwrite=True, log=log,
+                               executor=executor, process_builder=process_builder,
+                               executor_reason=executor_reason)
     peak = None
     with session:
         for _ in range(TRIES):
@@ -120,10 +123,28 @@ def add_capacity(run_dir, capacity):
     write_profile_info(run_dir, info)
 
 
+def executor_of(name, catalog, process_builder):
+    """(executor, reason) of a variant's pool servers, chosen from its families as ``tailq
+    route --executor auto`` chooses; threads when no process builder is given or the variant
+    is in no family (its runtime unknown: the deployment's default)."""
+    from ._route import executor_choice
+
+    families = catalog.family_of(name)
+    if process_builder is None or not families:
+        return "thread", "default: threads"
+    choices = {executor_choice(f, "auto") for f in families}
+    if len({c[0] for c in choices}) != 1:
+        raise UserError(f"harness {name}: its families ({', '.join(families)}) differ on where "
+                        "its model computes")
+    return sorted(choices)[0]
+
+
 def capture_capacities(profiles, *, catalog, cores, slo_s, queries=MIN_QUERIES, count=None,
-                       harness_args=None, log=print):
+                       harness_args=None, log=print, process_builder=None):
     """For each batch-1 profile and each core count (a multiple of its threads), measure the
-    capacity and add it to the profile's directory; returns ``{(variant, cores): Capacity}``."""
+    capacity and add it to the profile's directory; returns ``{(variant, cores): Capacity}``.
+    Servers run where the plan's deployment runs them (:func:`executor_of`; worker processes
+    need ``process_builder``, which the CLI gives)."""
     out = {}
     for p in profiles:
         if p.batch_size != 1 or not p.source:
@@ -140,8 +161,10 @@ def capture_capacities(profiles, *, catalog, cores, slo_s, queries=MIN_QUERIES, 
             where = os.path.join(os.path.dirname(p.source),
                                  f"capacity-t{threads}-c{c}-slo{slo_s * 1e3:g}ms")
             log(f"capacity {p.variant}: {c} core(s) at SLO {slo_s * 1e3:g} ms → {where}")
+            executor, why = executor_of(p.variant, catalog, process_builder)
             cap = measure_capacity(harness, p, cores=c, slo_s=slo_s, out=where, queries=queries,
-                                   count=count, log=log)
+                                   count=count, log=log, executor=executor,
+                                   process_builder=process_builder, executor_reason=why)
             add_capacity(p.source, cap)
             log(f"capacity {p.variant}: {c} core(s): {cap.qps:.4g} QPS at p99 ≤ {slo_s * 1e3:g} ms")
             out[(p.variant, c)] = cap

@@ -244,7 +244,7 @@ def profile_family(family, *, catalog, variants=None, **kw):
 def profile_from_flags(*, catalog, family=None, harness=None, variants=None, harness_args=(),
                        batch_sizes="1", threads="1", queries=DEFAULT_QUERIES, count=None,
                        out=None, overwrite=False, resume=False, user_conf=None, experiment=None,
-                       log=print, capacity_slo=None, capacity_cores="1"):
+                       log=print, capacity_slo=None, capacity_cores="1", process_builder=None):
     """``tailq profile``'s flags (text as typed) → :func:`profile_family` / :func:`profile_variants`;
     with ``capacity_slo`` (e.g. "50ms") then the capacity at that SLO of every batch-1 profile
     on each of ``capacity_cores`` (``_profile_capacity``: LoadGen's FindPeakPerformance)."""
@@ -266,7 +266,8 @@ def profile_from_flags(*, catalog, family=None, harness=None, variants=None, har
     from ._profile_capacity import capture_capacities
 
     capture_capacities(profiles, catalog=catalog, cores=cap_cores, slo_s=slo_s, count=count,
-                       harness_args=catalog.parse_harness_args(harness_args), log=log)
+                       harness_args=catalog.parse_harness_args(harness_args), log=log,
+                       process_builder=process_builder)
     return tuple(load_profile(p.source) for p in profiles)  # with their capacity entries
 
 
