@@ -236,9 +236,10 @@ def predictor_section(quick=False):
 VERIFY_CASES = (  # (family, variants or None for all, SLO, loads, queries per run): loads
     # scaled to 2 shared cores; the 2 ms + 8 ms pair (a light and a heavy variant, like IPA's
     # FA2-low/high) at a 100 ms SLO is where a 2-core plan splits the load
-    ("digits", None, 0.005, (300.0, 600.0), 3000),
-    ("synthetic", None, 0.020, (100.0, 200.0), 2000),
-    ("synthetic", ("synth-exp-2ms", "synth-exp-8ms"), 0.100, (120.0, 200.0), 2000),
+    ("digits", None, 0.005, (300.0, 600.0), 3000, "thread"),
+    ("digits", None, 0.005, (300.0, 600.0), 3000, "process"),  # tailq plan --verify's default
+    ("synthetic", None, 0.020, (100.0, 200.0), 2000, "thread"),
+    ("synthetic", ("synth-exp-2ms", "synth-exp-8ms"), 0.100, (120.0, 200.0), 2000, "thread"),
 )
 
 
@@ -250,12 +251,16 @@ def _harness_builder(harnesses, threads):
     return build
 
 
-def _verify_one(workflow, harnesses, plan_doc, path, out, queries, seed):
+def _verify_one(workflow, harnesses, plan_doc, path, out, queries, seed, executor):
+    from tailq_loadgen.cli._route import process_builder
+
     workflow.write_plan(plan_doc, path)
     threads = {c["variant"]: c["threads"] for c in plan_doc["plan"]["choices"]}
     load = os.getloadavg()[0]  # other engineers' work on the shared cores, before the run
     v = workflow.verify_plan(path, out=out, build_harnesses=_harness_builder(harnesses, threads),
-                             queries=queries, seed=seed, overwrite=True, log=lambda *a: None)
+                             queries=queries, seed=seed, overwrite=True, log=lambda *a: None,
+                             executor=executor, process_builder=process_builder,
+                             executor_reason="benchmarks/planner.py")
     v["host_load"] = (load + os.getloadavg()[0]) / 2
     return v
 
@@ -289,7 +294,7 @@ def verify_section(quick=False):
 
     base = tempfile.mkdtemp(prefix="tailq-planner-verify-")
     rows, misses = [], []
-    for family, only, slo, loads, queries in VERIFY_CASES:
+    for family, only, slo, loads, queries, executor in VERIFY_CASES:
         if quick:
             loads, queries = loads[:1], max(600, queries // 3)
         prof = os.path.join(base, f"{family}-profiles")
@@ -298,15 +303,16 @@ def verify_section(quick=False):
                                     count=200 if family == "synthetic" else None,
                                     log=lambda *a: None)
         name = family if only is None else "+".join(v.split("-")[-1] for v in only)
+        name += " (processes)" if executor == "process" else ""
         for qps in loads:
             for objective in ("tq", "infadapter"):
-                tag = f"{name}-{qps:g}-{objective}"
+                tag = f"{name}-{qps:g}-{objective}".replace(" (processes)", "-proc")
                 p0 = workflow.make_plan(profiles=[prof], slo_s=slo, qps=qps, cores=2,
                                         objective=objective, variants=list(only) if only else None,
                                         seed=1)
                 cal = os.path.join(base, f"{tag}-cal")
                 v0 = _verify_one(workflow, harnesses, p0, os.path.join(base, f"{tag}-p0.json"),
-                                 cal, queries, seed=1)
+                                 cal, queries, 1, executor)
                 rows.append(_row(name, qps, objective, "solo", p0, v0))
                 print(rows[-1], flush=True)
                 variants = [c["variant"] for c in p0["plan"]["choices"]]
@@ -318,14 +324,15 @@ def verify_section(quick=False):
                     misses.append(f"{tag}: no in-pool plan ({exc})")
                     continue
                 v1 = _verify_one(workflow, harnesses, p1, os.path.join(base, f"{tag}-p1.json"),
-                                 os.path.join(base, f"{tag}-ver"), queries, seed=2)
+                                 os.path.join(base, f"{tag}-ver"), queries, 2, executor)
                 rows.append(_row(name, qps, objective, "in-pool", p1, v1))
                 print(rows[-1], flush=True)
     in_pool = [r for r in rows if r[3] == "in-pool"]
     worst = max((max(abs(float(r[8])), abs(float(r[9]))) for r in in_pool), default=float("nan"))
     met = sum(max(abs(float(r[8])), abs(float(r[9]))) <= 2.0 for r in in_pool)
     cases = "; ".join(f"{f}{' (' + ' + '.join(o) + ')' if o else ''}: SLO {slo * 1e3:g} ms, "
-                      f"{q} queries per run" for f, o, slo, _, q in VERIFY_CASES)
+                      f"{q} queries per run, servers in {e}s"
+                      for f, o, slo, _, q, e in VERIFY_CASES)
     body = (f"Machine: {machine_line()}; other engineers' jobs shared the 2 cores. Plans for 2 "
             "cores (InfAdapter's min_cores = 1: its 2 assumes a 20-core budget), LoadGen Server "
             f"at the plan's QPS, {cases}"
