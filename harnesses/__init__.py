@@ -1,10 +1,12 @@
 """Harnesses (backend + dataset + post-processor + metric), registered by name."""
 
 from ._base import Harness
-from ._registry import (FAMILIES, HEADER, REGISTRY, Family, HarnessSpec, check_harness,
-                        family_of, get_family, get_harness, harness_takes, list_harnesses,
-                        parse_harness_args)
+from ._registry import (FAMILIES, HEADER, PIPELINES, REGISTRY, Family, HarnessSpec, Pipeline,
+                        build_pipeline, check_harness, family_of, get_family, get_harness,
+                        get_pipeline, harness_takes, list_harnesses, parse_harness_args,
+                        pipeline_accuracy, pipeline_of)
 
-__all__ = ["FAMILIES", "Family", "HEADER", "Harness", "HarnessSpec", "REGISTRY", "check_harness",
-           "family_of", "get_family", "get_harness", "harness_takes", "list_harnesses",
-           "parse_harness_args"]
+__all__ = ["FAMILIES", "Family", "HEADER", "Harness", "HarnessSpec", "PIPELINES", "Pipeline",
+           "REGISTRY", "build_pipeline", "check_harness", "family_of", "get_family", "get_harness",
+           "get_pipeline", "harness_takes", "list_harnesses", "parse_harness_args",
+           "pipeline_accuracy", "pipeline_of"]

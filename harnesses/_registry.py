@@ -87,6 +87,17 @@ REGISTRY = {spec.name: spec for spec in (
                 "tailq_loadgen.harnesses.synthetic_family:make_det_2ms"),
     HarnessSpec("synth-logn-4ms", "simulated, lognormal 4 ms", "python", "accuracy", 1000, "",
                 "tailq_loadgen.harnesses.synthetic_family:make_logn_4ms", (), "synth-ln-4ms"),
+    # The digits pipeline's stage variants (harnesses/pipeline.py), each profiled on its own.
+    HarnessSpec("pipe-enc-mlp", "digits pipeline: encoder stage", "pytorch", "accuracy", 719,
+                "torch", "tailq_loadgen.harnesses.pipeline:make_enc_mlp", _DIGITS),
+    HarnessSpec("pipe-enc-cnn", "digits pipeline: encoder stage", "pytorch", "accuracy", 719,
+                "torch", "tailq_loadgen.harnesses.pipeline:make_enc_cnn", _DIGITS),
+    HarnessSpec("pipe-enc-wide", "digits pipeline: encoder stage", "pytorch", "accuracy", 719,
+                "torch", "tailq_loadgen.harnesses.pipeline:make_enc_wide", _DIGITS),
+    HarnessSpec("pipe-clf-linear", "digits pipeline: classifier stage", "pytorch", "accuracy",
+                719, "torch", "tailq_loadgen.harnesses.pipeline:make_clf_linear", _DIGITS),
+    HarnessSpec("pipe-clf-mlp", "digits pipeline: classifier stage", "pytorch", "accuracy", 719,
+                "torch", "tailq_loadgen.harnesses.pipeline:make_clf_mlp", _DIGITS),
 )}
 
 
@@ -122,6 +133,93 @@ FAMILIES = {family.name: family for family in (
            ("synth-det-2ms", "synth-logn-4ms", "synth-exp-8ms"),
            "deterministic, lognormal and exponential service; accuracies 0.70, 0.80, 0.90"),
 )}
+
+
+@dataclasses.dataclass(frozen=True)
+class Pipeline:
+    """Stages in series, each a family of variants (``stages``: ``((stage, (harness names,
+    fastest first)), …)``). ``build``: "module:function" taking ``[(stage, variant, threads),
+    …]`` (variants by their stage names, the harness name without ``pipe-``) and returning
+    ``(harness, [(stage, variant, backend), …])`` for the pipeline SUT; ``accuracy``:
+    "module:function" returning ``{(variant per stage, …): end-to-end accuracy}``, measured."""
+
+    name: str
+    task: str
+    metric: str
+    stages: tuple
+    build: str
+    accuracy: str
+    probe: tuple = ()
+    note: str = ""
+
+    def variant_names(self, stage):
+        """The stage's variants as the pipeline names them (harness name without ``pipe-``)."""
+        return tuple(h[len("pipe-"):] if h.startswith("pipe-") else h
+                     for s, hs in self.stages if s == stage for h in hs)
+
+
+PIPELINES = {p.name: p for p in (
+    Pipeline("digits-pipe", "image classification, encoder → classifier (digits)", "accuracy",
+             (("encoder", ("pipe-enc-mlp", "pipe-enc-cnn", "pipe-enc-wide")),
+              ("classifier", ("pipe-clf-linear", "pipe-clf-mlp"))),
+             "tailq_loadgen.harnesses.pipeline:build_stages",
+             "tailq_loadgen.harnesses.pipeline:combination_accuracy", _DIGITS,
+             "encoders are the digits networks' trunks; classifiers trained per encoder"),
+)}
+
+
+def get_pipeline(name):
+    """The pipeline ``name``; a UserError that lists the known ones otherwise."""
+    pipe = PIPELINES.get(name)
+    if pipe is None:
+        raise UserError(f"--pipeline {name!r}: unknown; choose one of {', '.join(sorted(PIPELINES))}")
+    missing = _missing(pipe.probe)
+    if missing:
+        raise UserError(f"pipeline {name!r} needs {missing!r}, which is not installed: "
+                        "pip install 'tailq-loadgen[torch]'")
+    return pipe
+
+
+def pipeline_of(choices):
+    """The registered pipeline whose stages hold every ``(stage, variant, …)`` chosen (variants
+    by their stage names or their harness names), or the one-line error."""
+    for pipe in PIPELINES.values():
+        if all(_stage_name(pipe, c[0], c[1]) is not None for c in choices):
+            return pipe.name
+    asked = ", ".join(f"{c[0]} {c[1]}" for c in choices)
+    raise UserError(f"plan: no registered pipeline has the stage variants {asked} (pipelines: "
+                    f"{', '.join(sorted(PIPELINES))})")
+
+
+def _stage_name(pipe, stage, variant):
+    names = pipe.variant_names(stage)
+    if variant in names:
+        return variant
+    if variant.startswith("pipe-") and variant[len("pipe-"):] in names:  # a harness name
+        return variant[len("pipe-"):]
+    return None
+
+
+def build_pipeline(name, choices, **params):
+    """Deploy-ready stages of pipeline ``name`` (None: the one that holds the choices):
+    ``choices`` = ``[(stage, variant, threads), …]``, variants by their stage or harness names
+    → ``(harness, [(stage, variant, backend), …])``."""
+    pipe = get_pipeline(name if name is not None else pipeline_of(choices))
+    named = []
+    for stage, variant, threads in choices:
+        v = _stage_name(pipe, stage, variant)
+        if v is None:
+            raise UserError(f"pipeline {pipe.name}: stage {stage!r} has no variant {variant!r} "
+                            f"(it has {', '.join(pipe.variant_names(stage)) or 'none'})")
+        named.append((stage, v, threads))
+    module, _, func = pipe.build.partition(":")
+    return getattr(importlib.import_module(module), func)(named, **params)
+
+
+def pipeline_accuracy(name, **params):
+    """{(variant per stage, …): end-to-end accuracy} of pipeline ``name``, measured offline."""
+    module, _, func = get_pipeline(name).accuracy.partition(":")
+    return getattr(importlib.import_module(module), func)(**params)
 
 
 def get_family(name):

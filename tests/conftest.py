@@ -95,5 +95,13 @@ def run_tailq(*args, timeout=120, **kw):
                           text=True, timeout=timeout, cwd=kw.pop("cwd", None), **kw)
 
 
+def assert_one_line_error(res, named):
+    """A CLI run that failed as bad input must: exit 2, one stderr line naming ``named``."""
+    assert res.returncode == 2, res.stderr
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("tailq: error:"), res.stderr
+    assert named in lines[0], lines[0]
+
+
 def experiment(**kw):
     return capture.Experiment(**kw)

@@ -47,3 +47,8 @@ from ._plan_verify import verify_plan  # noqa: E402
 
 __all__ += ["PoolLayout", "deploy_plan", "load_plan", "make_plan", "pool_layout", "verify_plan",
             "verify_segment", "write_plan"]
+
+# issue 16: `tailq adapt` (a load pattern as constant-QPS segments on one pool, re-planned)
+from ._adapt import adapt, adapt_lines, adapt_of, load_adapt  # noqa: E402
+
+__all__ += ["adapt", "adapt_lines", "adapt_of", "load_adapt"]

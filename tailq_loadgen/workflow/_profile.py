@@ -22,7 +22,9 @@ service-time samples are what was captured.
 ``version``, ``variant``, ``family`` (or null), ``metric``, ``scenario``, ``batch_size``,
 ``threads`` (intra-op, or null where the runtime has none), ``accuracy_pass``,
 ``service_passes``, ``queries``, ``count`` (``--count``, or null), ``created``, ``capacity``
-(list, see :class:`Capacity`).
+(list, see :class:`Capacity`), and optionally ``stage`` (the pipeline stage a variant serves,
+e.g. "encoder"; absent or null for a one-stage variant — added within version 1, so older
+files read as before).
 """
 
 import dataclasses
@@ -104,6 +106,7 @@ class Profile:
     family: str = None
     capacity: tuple = ()
     source: str = None  # the run directory it was read from (provenance only)
+    stage: str = None   # the pipeline stage the variant serves (None: a one-stage variant)
 
     def __post_init__(self):
         set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731 — frozen dataclass
@@ -192,7 +195,8 @@ class Profile:
     def summary(self):
         """Scalars for tables and JSON: accuracy, service percentiles (ms), throughput."""
         p50, p90, p99 = (float(v) / 1e6 for v in self.percentile_ns([0.5, 0.9, 0.99]))
-        return {"variant": self.variant, "family": self.family, "batch_size": self.batch_size,
+        return {"variant": self.variant, "family": self.family, "stage": self.stage,
+                "batch_size": self.batch_size,
                 "threads": self.threads, "scenario": self.scenario, "metric": self.metric,
                 "accuracy": self.accuracy, "samples": int(self.correct.size),
                 "queries": self.queries, "service_ms": {"mean": self.mean_service_ns / 1e6,
@@ -213,7 +217,7 @@ class Profile:
 
 def extract_profile(*, variant, metric, scenario, batch_size, threads, correct, tests,
                     pass_col, query_seq, sample_index, latency_ns, compute_ns, status,
-                    service_passes=None, family=None, capacity=(), source=None):
+                    service_passes=None, family=None, capacity=(), source=None, stage=None):
     """The pure step: a captured run's columns → :class:`Profile`. No I/O.
 
     ``tests``: the run's tests as ``[{"pass", "mode"}]``; the service-time samples come from
@@ -241,7 +245,7 @@ def extract_profile(*, variant, metric, scenario, batch_size, threads, correct, 
     return Profile(variant=variant, metric=metric, scenario=scenario, batch_size=int(batch_size),
                    threads=threads, correct=correct, service_ns=service, compute_ns=compute,
                    sample_index=np.asarray(sample_index)[sel], sample_latency_ns=latency_ns[sel],
-                   family=family, capacity=capacity, source=source)
+                   family=family, capacity=capacity, source=source, stage=stage)
 
 
 # -- reading ---------------------------------------------------------------------------------
@@ -270,8 +274,9 @@ def read_profile_info(run_dir):
         value = info.get(key)
         if not isinstance(value, kind) or isinstance(value, bool):
             raise ProfileError(f"{path}: {key} must be {kind.__name__}, got {value!r}")
-    if info.get("family") is not None and not isinstance(info["family"], str):
-        raise ProfileError(f"{path}: family must be a string or null")
+    for key in ("family", "stage"):
+        if info.get(key) is not None and not isinstance(info[key], str):
+            raise ProfileError(f"{path}: {key} must be a string or null")
     if not all(isinstance(p, int) and not isinstance(p, bool) for p in info["service_passes"]):
         raise ProfileError(f"{path}: service_passes must list pass numbers")
     threads = info.get("threads")
@@ -332,7 +337,7 @@ def load_profile(run_dir):
         sample_index=run["sample_index"], latency_ns=run["latency_ns"],
         compute_ns=run["compute_ns"], status=run["status"],
         service_passes=info["service_passes"], family=info.get("family"),
-        capacity=_capacity(info["capacity"], path), source=run_dir)
+        capacity=_capacity(info["capacity"], path), source=run_dir, stage=info.get("stage"))
 
 
 def is_profile(path):

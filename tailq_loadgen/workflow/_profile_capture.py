@@ -93,10 +93,13 @@ def capture_profile(harness, *, out, batch_size=1, queries=DEFAULT_QUERIES, fami
         pa.table({"sample_index": np.arange(scores.size, dtype=np.int64),
                   "score": scores.astype(np.float64)}), os.path.join(out, CORRECTNESS))
     threads = (harness.threads or {}).get("intra_op")
-    write_profile_info(out, {"variant": harness.name, "family": family, "metric": harness.metric
-                             or "score", "scenario": scenario, "batch_size": batch_size,
-                             "threads": threads, "accuracy_pass": 0, "service_passes": [0, 1],
-                             "queries": queries, "count": count})
+    info = {"variant": harness.name, "family": family, "metric": harness.metric or "score",
+            "scenario": scenario, "batch_size": batch_size, "threads": threads,
+            "accuracy_pass": 0, "service_passes": [0, 1], "queries": queries, "count": count}
+    stage = (harness.params or {}).get("pipeline_stage")  # a pipeline's stage variant
+    if stage is not None:
+        info["stage"] = str(stage)
+    write_profile_info(out, info)
     return load_profile(out)
 
 

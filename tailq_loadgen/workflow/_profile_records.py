@@ -39,6 +39,8 @@ def routing_variant(profile, servers, joint=True):
 def planning_profiles(profiles, stage="main"):
     """``planning.VariantProfile`` records, one per variant of ``profiles`` (in the order they
     first appear), each with the service samples of every (batch size, threads) profiled.
+    Its stage is the profiles' own (``tailq profile`` of a pipeline's stage variant records
+    it), else ``stage``.
 
     A profile without threads (a runtime that has none) counts as one thread. Correctness is
     the lowest (threads, batch) profile's: the same model gives the same answers at every
@@ -59,6 +61,11 @@ def planning_profiles(profiles, stage="main"):
         first = min(group, key=lambda p: (p.threads or 1, p.batch_size))
         capacity = tuple(planning.CapacityPoint(c.cores or p.threads or 1, c.qps, c.slo_ns / 1e9)
                          for p in group for c in p.capacity)
-        out.append(planning.VariantProfile(name, service, correct=first.correct, stage=stage,
+        stages = {p.stage for p in group if p.stage is not None}
+        if len(stages) > 1:
+            raise ProfileError(f"variant {name}: profiles name different stages "
+                               f"({', '.join(sorted(stages))}); keep one")
+        out.append(planning.VariantProfile(name, service, correct=first.correct,
+                                           stage=stages.pop() if stages else stage,
                                            capacity=capacity))
     return tuple(out)

@@ -207,11 +207,14 @@ def deploy(name, hs, servers, *, out, qps, queries, releases_gil=True, count=Non
     return session, hs[0]
 
 
-def run_pool_test(session, policy, qps):
-    """One LoadGen Server test through the pool, routed by ``policy``; returns its pass index."""
+def run_pool_test(session, policy, qps, overrides=None):
+    """One LoadGen Server test through the pool, routed by ``policy``; returns its pass index.
+
+    ``overrides``: LoadGen settings for this test only (``tailq adapt`` runs each segment at
+    its own ``server_target_qps`` and query count in one session)."""
     index = session.passes
     session.sut.set_policy(policy, qps)
-    session.run(["PerformanceOnly"])
+    session.run(["PerformanceOnly"], overrides)
     return index
 
 

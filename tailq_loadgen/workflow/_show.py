@@ -1,4 +1,5 @@
-"""``tailq show DIR``: a run directory's summary, and a routing run's routing section.
+"""``tailq show DIR``: a run directory's summary, and a routing run's routing section (an
+adaptation run's adaptation section).
 
 A `tailq route` run directory has both (the LoadGen run and its ``routing.json``); a
 `tailq route --simulate` directory has only ``routing.json`` (no LoadGen ran), and is shown
@@ -8,6 +9,7 @@ import json
 import os
 
 from ._metric import summarize
+from ._adapt import adapt_lines, adapt_of
 from ._route import ROUTING_FILE, routing_lines, routing_of
 
 
@@ -26,7 +28,14 @@ def show(run_dir, as_json=False):
     summary = summarize(run_dir)
     if routed is not None:
         summary["routing"] = routed
+    adapted = adapt_of(run_dir)  # a `tailq adapt` run: its adapt.json too
+    if adapted is not None:
+        summary["adaptation"] = adapted
     if as_json:
         return json.dumps(summary, indent=2)
-    text = report.format_summary(summary)
-    return text if routed is None else text + "\n" + "\n".join(routing_lines(routed))
+    lines = [report.format_summary(summary)]
+    if routed is not None:
+        lines += routing_lines(routed)
+    if adapted is not None:
+        lines += adapt_lines(adapted)
+    return "\n".join(lines)
