@@ -9,12 +9,16 @@ one at a time with ``--section``):
 * ``predictor`` — the analytic tail-quality predictor against a discrete-event simulation of
   the same queue (FCFS, k servers, fill-to-b batcher), to show the size of its approximation.
 
-The real-run part of issue 16 (predicted against measured tail quality, accuracy and p99 under
-LoadGen for the digits family and the two-stage pipeline, and the adaptation run over the four
-load patterns) belongs to the deployment work on the pool SUT; it is to be added here as its
-own function and section.
+* ``verify`` (``--part verify``) — real runs: plans made by ``tailq plan`` (objectives ``tq``
+  and ``infadapter``, 2 cores) for the digits and synthetic families at two loads each, run
+  under LoadGen's Server scenario on the pool SUT (``tailq plan --verify``); predicted
+  (analytic, simulator) against measured tail quality at the SLO, accuracy, p99 and SLO
+  violations. Each plan is made twice: from the solo profiles (P0), whose run is also the
+  calibration run, and from the in-pool service times of that run (P1, ``--service-from``),
+  verified on an independent run. (The two-stage pipeline and the adaptation run are other
+  branches' parts.)
 
-    python benchmarks/planner.py [--section solvers|predictor] [--quick]
+    python benchmarks/planner.py [--section solvers|predictor|verify] [--part verify] [--quick]
 """
 
 import argparse
@@ -229,15 +233,144 @@ def predictor_section(quick=False):
     write_section("Planner: analytic predictor against simulation (benchmarks/planner.py)", body)
 
 
-SECTIONS = {"solvers": solver_section, "predictor": predictor_section}
+VERIFY_CASES = (  # (family, variants or None for all, SLO, loads, queries per run): loads
+    # scaled to 2 shared cores; the 2 ms + 8 ms pair (a light and a heavy variant, like IPA's
+    # FA2-low/high) at a 100 ms SLO is where a 2-core plan splits the load
+    ("digits", None, 0.005, (300.0, 600.0), 3000, "thread"),
+    ("digits", None, 0.005, (300.0, 600.0), 3000, "process"),  # tailq plan --verify's default
+    ("synthetic", None, 0.020, (100.0, 200.0), 2000, "thread"),
+    ("synthetic", ("synth-exp-2ms", "synth-exp-8ms"), 0.100, (120.0, 200.0), 2000, "thread"),
+)
+
+
+def _harness_builder(harnesses, threads):
+    def build(names):
+        return [harnesses.get_harness(n, **({"intra_threads": threads[n]}
+                                            if harnesses.harness_takes(n, "intra_threads") else {}))
+                for n in names]
+    return build
+
+
+def _verify_one(workflow, harnesses, plan_doc, path, out, queries, seed, executor):
+    from tailq_loadgen.cli._route import process_builder
+
+    workflow.write_plan(plan_doc, path)
+    threads = {c["variant"]: c["threads"] for c in plan_doc["plan"]["choices"]}
+    load = os.getloadavg()[0]  # other engineers' work on the shared cores, before the run
+    v = workflow.verify_plan(path, out=out, build_harnesses=_harness_builder(harnesses, threads),
+                             queries=queries, seed=seed, overwrite=True, log=lambda *a: None,
+                             executor=executor, process_builder=process_builder,
+                             executor_reason="benchmarks/planner.py")
+    v["host_load"] = (load + os.getloadavg()[0]) / 2
+    return v
+
+
+def _row(family, qps, objective, source, plan_doc, v):
+    m, pr = v["measured"], v["predicted"]
+    a, s = pr["analytic"], pr["simulated"]
+    p = plan_doc["plan"]
+    layout = ", ".join(f"{c['variant'].split('-', 1)[1]}×{c['servers']} ({c['share']:.2f})"
+                       for c in p["choices"])
+    ms = lambda x: "—" if x is None else f"{x * 1e3:.2f}"  # noqa: E731
+    return (family, f"{qps:g}", objective, source, layout,
+            f"{a['tail_quality']:.4f}", f"{s['tail_quality']:.4f}",
+            f"{m['tail_quality']:.4f} ± {m['tail_quality_se']:.4f}",
+            f"{(m['tail_quality'] - a['tail_quality']) * 100:+.2f}",
+            f"{(m['tail_quality'] - s['tail_quality']) * 100:+.2f}",
+            f"{a['accuracy']:.4f}", f"{m['accuracy']:.4f} ± {m['accuracy_se']:.4f}",
+            f"{ms(a['p99_s'])} / {ms(s['p99_s'])}", f"{ms(m['p99_s'])} ± {ms(m['p99_se_s'])}",
+            f"{a['slo_violations']:.4f} / {s['slo_violations']:.4f}",
+            f"{m['slo_violations']:.4f} ± {m['slo_violations_se']:.4f}",
+            " ".join(f"{(x['mean_service_s'] or 0) * 1e3:.2f}/{x['planned_mean_service_s'] * 1e3:.2f}"
+                     for x in m["in_pool_service"].values()),
+            f"{v['host_load']:.1f}")
+
+
+def verify_section(quick=False):
+    import tempfile
+
+    from tailq_loadgen import harnesses, workflow
+    from tailq_loadgen._errors import UserError
+
+    base = tempfile.mkdtemp(prefix="tailq-planner-verify-")
+    rows, misses = [], []
+    for family, only, slo, loads, queries, executor in VERIFY_CASES:
+        if quick:
+            loads, queries = loads[:1], max(600, queries // 3)
+        prof = os.path.join(base, f"{family}-profiles")
+        if not os.path.isdir(prof):
+            workflow.profile_family(family, catalog=harnesses, out=prof, queries=500,
+                                    count=200 if family == "synthetic" else None,
+                                    log=lambda *a: None)
+        name = family if only is None else "+".join(v.split("-")[-1] for v in only)
+        name += " (processes)" if executor == "process" else ""
+        for qps in loads:
+            for objective in ("tq", "infadapter"):
+                tag = f"{name}-{qps:g}-{objective}".replace(" (processes)", "-proc")
+                p0 = workflow.make_plan(profiles=[prof], slo_s=slo, qps=qps, cores=2,
+                                        objective=objective, variants=list(only) if only else None,
+                                        seed=1)
+                cal = os.path.join(base, f"{tag}-cal")
+                v0 = _verify_one(workflow, harnesses, p0, os.path.join(base, f"{tag}-p0.json"),
+                                 cal, queries, 1, executor)
+                rows.append(_row(name, qps, objective, "solo", p0, v0))
+                print(rows[-1], flush=True)
+                variants = [c["variant"] for c in p0["plan"]["choices"]]
+                try:
+                    p1 = workflow.make_plan(profiles=[prof], slo_s=slo, qps=qps, cores=2,
+                                            objective=objective, variants=variants,
+                                            service_from=cal, seed=2)
+                except UserError as exc:
+                    misses.append(f"{tag}: no in-pool plan ({exc})")
+                    continue
+                v1 = _verify_one(workflow, harnesses, p1, os.path.join(base, f"{tag}-p1.json"),
+                                 os.path.join(base, f"{tag}-ver"), queries, 2, executor)
+                rows.append(_row(name, qps, objective, "in-pool", p1, v1))
+                print(rows[-1], flush=True)
+    in_pool = [r for r in rows if r[3] == "in-pool"]
+    worst = max((max(abs(float(r[8])), abs(float(r[9]))) for r in in_pool), default=float("nan"))
+    met = sum(max(abs(float(r[8])), abs(float(r[9]))) <= 2.0 for r in in_pool)
+    cases = "; ".join(f"{f}{' (' + ' + '.join(o) + ')' if o else ''}: SLO {slo * 1e3:g} ms, "
+                      f"{q} queries per run, servers in {e}s"
+                      for f, o, slo, _, q, e in VERIFY_CASES)
+    body = (f"Machine: {machine_line()}; other engineers' jobs shared the 2 cores. Plans for 2 "
+            "cores (InfAdapter's min_cores = 1: its 2 assumes a 20-core budget), LoadGen Server "
+            f"at the plan's QPS, {cases}"
+            "; measured values after the first 10% of queries, ± batch-means standard errors "
+            "(20 batches). *solo*: plan from the solo profiles (`tailq profile`), measured on "
+            "its own run (the calibration run); *in-pool*: the same variants re-planned from the "
+            "calibration run's in-pool service times (`--service-from`, latency − pool wait per "
+            "query), measured on an independent run. Δ = measured − predicted, in points of "
+            "tail quality. Layout: variant × servers (share). Last column: in-pool mean service "
+            "/ the plan's, ms, per variant; host load: the 1-minute load average around the run "
+            "(2 cores; other engineers' jobs included).\n\n"
+            + table(("family", "QPS", "objective", "profiles", "layout", "TQ analytic",
+                     "TQ simulator", "TQ measured", "Δ analytic", "Δ simulator", "acc. planned",
+                     "acc. measured", "p99 pred. ms (an./sim.)", "p99 measured ms",
+                     "viol. pred. (an./sim.)", "viol. measured", "service in pool/plan ms",
+                     "host load"), rows)
+            + f"\n\nIn-pool plans within 2 points of both predictions: {met} of {len(in_pool)}; "
+            f"largest |Δ| TQ: {worst:.2f} points (target ≤ 2). Where Δ TQ equals the "
+            "accuracy difference (measured − planned accuracy) the error is in the accuracy of "
+            "the samples LoadGen drew, not in the latency model; where the in-pool service of "
+            "the verification run differs from the plan's (last columns) the machine moved "
+            "between the calibration and the verification run (docs/planning.md)."
+            + ("".join(f"\n- {m}" for m in misses)))
+    write_section("Planner: predicted vs measured (LoadGen) (benchmarks/planner.py)", body)
+    return rows
+
+
+SECTIONS = {"solvers": solver_section, "predictor": predictor_section, "verify": verify_section}
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--section", choices=sorted(SECTIONS), action="append")
+    ap.add_argument("--part", choices=sorted(SECTIONS), action="append", dest="section",
+                    help="the same as --section (verify: the real LoadGen runs)")
     ap.add_argument("--quick", action="store_true", help="fewer instances and queries")
     args = ap.parse_args(argv)
-    for name in args.section or list(SECTIONS):
+    for name in args.section or ["solvers", "predictor"]:
         SECTIONS[name](quick=args.quick)
 
 

@@ -25,6 +25,12 @@ def test_two_segments_on_one_deployment(tmp_path):
             passes.append((pd.verify_segment(session, union, 100.0, seed, active=active,
                                              shares=shares), active, shares))
     run = records.load_run(str(tmp_path / "run"))
+    from tailq_loadgen.workflow import _plan_verify
+
+    m = _plan_verify.measure_pass(run, passes[1][0], harness, 1.0, union,
+                                  planned_shares=passes[1][2])
+    assert m["shares"][NAMES[0]]["planned"] == 0.0 and m["shares"][NAMES[0]]["measured"] == 0.0
+    assert m["status_not_ok"] == 0 and 0 < m["tail_quality"] <= 1
     for index, active, shares in passes:
         sel, correct = _route.scored_pass(run, index, harness, session.total)
         assert sel.size == 300

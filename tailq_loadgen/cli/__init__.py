@@ -5,11 +5,11 @@ import sys
 
 from .._errors import RunAborted, RunFailed, UserError
 from .._version import __version__
-from . import (_adapt, _analyze, _audit, _check, _compare, _compare_systems, _estimate, _export, _full,
-               _harnesses, _import, _profile, _report, _route, _run, _show)
+from . import (_adapt, _analyze, _audit, _check, _compare, _compare_systems, _estimate, _export,
+               _full, _harnesses, _import, _plan, _profile, _report, _route, _run, _show)
 
 COMMANDS = (_run, _show, _export, _harnesses, _analyze, _estimate, _full, _compare, _report,
-            _import, _check, _compare_systems, _audit, _profile, _route, _adapt)
+            _import, _check, _compare_systems, _audit, _profile, _route, _plan, _adapt)
 
 
 class _Help(argparse.HelpFormatter):

@@ -19,6 +19,16 @@ def add_harness_args(p):
                    help="parameter passed to the harness factory (repeatable)")
 
 
+def add_executor_arg(p, when=""):
+    """``--executor`` of the pool SUT's servers (``tailq route``, ``tailq plan --verify``)."""
+    from .. import workflow
+
+    p.add_argument("--executor", default="auto", choices=workflow._route.EXECUTORS,
+                   help=f"{when}where each server's model computes: auto (threads where the "
+                        "family's runtime releases the GIL, else a worker process per server), "
+                        "threads, processes")
+
+
 def add_capture_args(p, out_help="run directory to create"):
     """The flags every capturing command shares (MLPerf reference-harness names)."""
     add_harness_args(p)

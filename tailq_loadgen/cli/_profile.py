@@ -3,6 +3,7 @@
 import json
 
 from .. import harnesses, workflow
+from ._route import process_builder
 
 
 def add_parser(sub):
@@ -31,6 +32,11 @@ def add_parser(sub):
     p.add_argument("--user_conf", default=None, help="LoadGen user.conf")
     p.add_argument("--experiment", default=None, help="tailq experiment YAML")
     p.add_argument("--json", action="store_true", help="with --show: print JSON summaries")
+    p.add_argument("--capacity-slo", default=None, metavar="TIME",
+                   help="also measure each batch-1 profile's capacity at this p99 SLO (e.g. "
+                        "50ms) with LoadGen's Server FindPeakPerformance, into profile.json")
+    p.add_argument("--capacity-cores", default="1",
+                   help="with --capacity-slo: the core counts to measure, e.g. 1,2")
     p.set_defaults(func=main)
 
 
@@ -47,6 +53,8 @@ def main(args):
         harness_args=args.harness_arg, batch_sizes=args.batch_sizes, threads=args.threads,
         queries=args.queries, count=args.count, out=args.out, overwrite=args.overwrite,
         resume=args.resume,
-        user_conf=args.user_conf, experiment=args.experiment)
+        user_conf=args.user_conf, experiment=args.experiment,
+        capacity_slo=args.capacity_slo, capacity_cores=args.capacity_cores,
+        process_builder=process_builder)
     print(f"{len(profiles)} profiles in {args.out}")
     return 0

@@ -4,6 +4,7 @@ Server scenario (or simulated); writes ``OUT/routing.json`` (docs/routing.md).""
 import functools
 
 from .. import workflow
+from ._common import add_executor_arg
 
 
 def add_parser(sub):
@@ -33,10 +34,7 @@ def add_parser(sub):
     p.add_argument("--out", required=True, help="run directory (or, with --simulate, a directory)")
     p.add_argument("--overwrite", action="store_true", help="replace what --out holds")
     p.add_argument("--experiment", default=None, help="tailq experiment YAML")
-    p.add_argument("--executor", default="auto", choices=workflow._route.EXECUTORS,
-                   help="where each server's model computes: auto (threads where the family's "
-                        "runtime releases the GIL, else a worker process per server), threads, "
-                        "processes")
+    add_executor_arg(p)
     p.set_defaults(func=main)
 
 

@@ -81,6 +81,19 @@ def read_detail_log(path):
     """
     out = {}
     errors = []
+    for key, value, meta in iter_detail_log(path):
+        if key == "error_invalid_test_duration" or (isinstance(meta, dict) and meta.get("is_error")):
+            errors.append(f"{key}: {str(value)[:500]}")
+        out[key] = value
+    if errors:
+        out["_errors"] = errors
+    return out
+
+
+def iter_detail_log(path):
+    """``(key, value, metadata)`` of every ``:::MLLOG`` line of a detail log, in order (a key
+    may repeat: FindPeakPerformance logs one ``generic_message`` per step). Lines that are not
+    MLLOG records are skipped."""
     _regular(path, "LoadGen's detail log")
     try:
         f = open(path, "r", encoding="utf-8", errors="replace")
@@ -97,13 +110,7 @@ def read_detail_log(path):
                 continue
             if not isinstance(key, str) or len(key) > 200:
                 continue
-            meta = rec.get("metadata")
-            if key == "error_invalid_test_duration" or (isinstance(meta, dict) and meta.get("is_error")):
-                errors.append(f"{key}: {str(rec.get('value'))[:500]}")
-            out[key] = rec.get("value")
-    if errors:
-        out["_errors"] = errors
-    return out
+            yield key, rec.get("value"), rec.get("metadata")
 
 
 _PERCENTILE_KEY = re.compile(r"result_(\d+\.\d+)_percentile_(per_query_)?latency_ns")

@@ -39,6 +39,15 @@ from ._show import show  # noqa: E402
 
 __all__ += ["show"]
 
+# issue 16: `tailq plan` (profiles → plan.json) and `tailq plan --verify` (the plan under LoadGen)
+from . import _plan, _plan_deploy, _plan_verify  # noqa: E402
+from ._plan import load_plan, make_plan, write_plan  # noqa: E402
+from ._plan_deploy import PoolLayout, deploy_plan, pool_layout, verify_segment  # noqa: E402
+from ._plan_verify import verify_plan  # noqa: E402
+
+__all__ += ["PoolLayout", "deploy_plan", "load_plan", "make_plan", "pool_layout", "verify_plan",
+            "verify_segment", "write_plan"]
+
 # issue 16: `tailq adapt` (a load pattern as constant-QPS segments on one pool, re-planned)
 from ._adapt import adapt, adapt_lines, adapt_of, load_adapt  # noqa: E402
 

@@ -17,10 +17,13 @@ Interface (used by ``tailq plan --verify`` and by ``tailq adapt``):
 * :func:`deploy_plan` ``(layout, hs, *, out, qps, queries, …) → (session, harness)`` — a
   ``CaptureSession`` whose SUT is the pool (``_route.deploy``), ``hs`` the layout's harnesses
   in its order (built by the CLI with ``threads`` intra-op threads); use it as a ``with``.
-* :func:`verify_segment` ``(session, layout, qps, seed, active=None, shares=None) → pass``
+* :func:`verify_segment` ``(session, layout, qps, seed, active=None, shares=None,
+  slo_s=None) → pass``
   — one LoadGen Server test at ``qps`` routed by the split; ``seed`` sets the round-robin's
   starting phase (its initial credits), so consecutive segments do not repeat one sequence.
-  Score the pass with ``_route.scored_pass`` / ``_plan_verify.measure_pass``.
+  Score the pass with ``_plan_verify.measure_pass(run, pass, harness, slo_s, layout,
+  planned_shares)`` (tail quality, accuracy, p99, violations, shares, with standard errors) or
+  ``_route.scored_pass`` (per-row correctness).
 """
 
 import dataclasses
@@ -166,30 +169,36 @@ def split_policy(layout, pool=None, active=None, shares=None, seed=None):
 
 
 def deploy_plan(layout, hs, *, out, qps, queries, count=None, overwrite=False, log=print,
-                experiment=None, releases_gil=True):
+                experiment=None, releases_gil=True, executor="thread", process_builder=None,
+                executor_reason=None):
     """The pool SUT for ``layout`` as a capture session: ``(session, harness)``.
 
-    ``hs``: the layout's harnesses in its order (their ``name`` must match). ``releases_gil``:
-    whether the variants' runtimes release the GIL while computing (the CLI knows the
-    families); servers are threads, so False is refused."""
+    ``hs``: the layout's harnesses in its order (their ``name`` must match). ``executor``,
+    ``process_builder``, ``executor_reason``, ``releases_gil``: as ``_route.deploy`` takes
+    them — "thread" (default) or "process" servers (``_route.executor_choice`` picks one from
+    the family, as ``tailq route`` does; the CLI passes its choice)."""
     names = tuple(h.name for h in hs)
     if names != layout.variants:
         raise UserError(f"the plan deploys {', '.join(layout.variants)}; harnesses given: "
                         f"{', '.join(names) or 'none'}")
-    if not releases_gil:
-        raise UserError(f"harnesses {', '.join(names)}: their runtimes' GIL behaviour is unknown "
-                        "and pool servers in processes are not built; plan the synthetic or "
-                        "digits family")
     return _route.deploy("plan", list(hs), list(layout.servers), out=out, qps=qps,
                          queries=queries, count=count, overwrite=overwrite, log=log,
-                         experiment=experiment)
+                         experiment=experiment, releases_gil=releases_gil, executor=executor,
+                         process_builder=process_builder, executor_reason=executor_reason)
 
 
-def verify_segment(session, layout, qps, seed, active=None, shares=None, pool=None):
+def verify_segment(session, layout, qps, seed, active=None, shares=None, pool=None, slo_s=None):
     """One LoadGen Server test at ``qps`` through the deployed pool, routed by the layout's
-    split (or ``active``/``shares`` on it); returns the pass index."""
+    split (or ``active``/``shares`` on it); returns the pass index. ``slo_s``: LoadGen's
+    Server latency bound for this test (``server_target_latency_ns``), so that its own
+    verdict judges the p99 against the plan's SLO rather than the built-in default."""
     policy = split_policy(layout, pool=pool, active=active, shares=shares, seed=seed)
-    return _route.run_pool_test(session, policy, float(qps))
+    if slo_s is None:
+        return _route.run_pool_test(session, policy, float(qps))
+    index = session.passes
+    session.sut.set_policy(policy, float(qps))
+    session.run(["PerformanceOnly"], overrides={"server_target_latency_ns": int(round(slo_s * 1e9))})
+    return index
 
 
 def simulate_layout(layout, laws, qps, jobs, seed, active=None, shares=None, warmup=None):

@@ -53,9 +53,8 @@ class ProfileError(UserError):
 class Capacity:
     """Capacity at a latency SLO: the largest Server QPS whose ``percentile`` latency ≤ SLO.
 
-    Filled by LoadGen's Server scenario in ``FindPeakPerformance`` mode — issue 16's step,
-    not yet captured by ``tailq profile``; ``profile.json`` keeps a list of these so that the
-    step adds entries without a format change."""
+    Filled by LoadGen's Server scenario in ``FindPeakPerformance`` mode (``tailq profile
+    --capacity-slo``, ``_profile_capacity.py``); ``profile.json`` keeps a list of these."""
 
     slo_ns: int
     qps: float

@@ -12,9 +12,10 @@ Per (variant, intra-op threads, batch size) one run directory ``OUT/<variant>/b<
    not used for service times: its latencies run from the test's start, and its batches'
    times exist only on the wrapper's clock.)
 
-Issue 16's capacity at an SLO (LoadGen's Server scenario in ``FindPeakPerformance`` mode)
-is a third step that belongs after these two and writes ``profile.json``'s ``capacity``
-list; :class:`_profile.Capacity` is its record. ``OUT/profiles.json`` indexes what was
+With ``--capacity-slo`` a third step follows: the capacity at that SLO per (variant, cores),
+LoadGen's Server scenario in ``FindPeakPerformance`` mode on the pool SUT
+(``_profile_capacity.py``), added to ``profile.json``'s ``capacity`` list
+(:class:`_profile.Capacity`). ``OUT/profiles.json`` indexes what was
 captured, in order, and is rewritten after every profile, so an interrupted capture leaves
 a readable set.
 """
@@ -246,8 +247,36 @@ def profile_family(family, *, catalog, variants=None, **kw):
 def profile_from_flags(*, catalog, family=None, harness=None, variants=None, harness_args=(),
                        batch_sizes="1", threads="1", queries=DEFAULT_QUERIES, count=None,
                        out=None, overwrite=False, resume=False, user_conf=None, experiment=None,
-                       log=print):
-    """``tailq profile``'s flags (text as typed) → :func:`profile_family` / :func:`profile_variants`."""
+                       log=print, capacity_slo=None, capacity_cores="1", process_builder=None):
+    """``tailq profile``'s flags (text as typed) → :func:`profile_family` / :func:`profile_variants`;
+    with ``capacity_slo`` (e.g. "50ms") then the capacity at that SLO of every batch-1 profile
+    on each of ``capacity_cores`` (``_profile_capacity``: LoadGen's FindPeakPerformance)."""
+    from ..capture import load_experiment
+
+    if capacity_slo is not None:  # checked before anything is captured
+        from ._plan import parse_time
+
+        slo_s = parse_time("--capacity-slo", capacity_slo)
+        cap_cores = parse_int_list("--capacity-cores", capacity_cores)
+    profiles = _profile_from_flags(catalog=catalog, family=family, harness=harness,
+                                   variants=variants, harness_args=harness_args,
+                                   batch_sizes=batch_sizes, threads=threads, queries=queries,
+                                   count=count, out=out, overwrite=overwrite, resume=resume,
+                                   user_conf=user_conf, experiment=experiment, log=log)
+    if capacity_slo is None:
+        return profiles
+    from ._profile import load_profile
+    from ._profile_capacity import capture_capacities
+
+    capture_capacities(profiles, catalog=catalog, cores=cap_cores, slo_s=slo_s, count=count,
+                       harness_args=catalog.parse_harness_args(harness_args), log=log,
+                       process_builder=process_builder)
+    return tuple(load_profile(p.source) for p in profiles)  # with their capacity entries
+
+
+def _profile_from_flags(*, catalog, family, harness, variants, harness_args, batch_sizes,
+                        threads, queries, count, out, overwrite, resume, user_conf, experiment,
+                        log):
     from ..capture import load_experiment
 
     if not out:
