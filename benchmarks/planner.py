@@ -15,10 +15,13 @@ one at a time with ``--section``):
   (analytic, simulator) against measured tail quality at the SLO, accuracy, p99 and SLO
   violations. Each plan is made twice: from the solo profiles (P0), whose run is also the
   calibration run, and from the in-pool service times of that run (P1, ``--service-from``),
-  verified on an independent run. (The two-stage pipeline and the adaptation run are other
-  branches' parts.)
+  verified on an independent run.
+* ``adapt`` (``--part adapt``) — ``tailq adapt`` over the four load patterns against the four
+  baselines (``benchmarks/planner_adapt.py``, which takes the detailed options).
+* ``pipeline`` (``--part pipeline``) — the two-stage pipeline's IPA plans under LoadGen
+  (``benchmarks/planner_pipeline.py``).
 
-    python benchmarks/planner.py [--section solvers|predictor|verify] [--part verify] [--quick]
+    python benchmarks/planner.py [--part solvers|predictor|verify|adapt|pipeline] [--quick]
 """
 
 import argparse
@@ -360,7 +363,24 @@ def verify_section(quick=False):
     return rows
 
 
-SECTIONS = {"solvers": solver_section, "predictor": predictor_section, "verify": verify_section}
+def adapt_section(quick=False):
+    """``tailq adapt`` over the four load patterns against the baselines, under LoadGen
+    (benchmarks/planner_adapt.py, where its options are; ``--quick``: 4 segments of 2 s)."""
+    from benchmarks import planner_adapt
+
+    planner_adapt.main(["--segments", "4", "--segment-s", "2", "--no-write"] if quick else [])
+
+
+def pipeline_section(quick=False):
+    """The two-stage pipeline's IPA plans, predicted against measured under LoadGen
+    (benchmarks/planner_pipeline.py, where its options are)."""
+    from benchmarks import planner_pipeline
+
+    planner_pipeline.main(["--quick"] if quick else [])
+
+
+SECTIONS = {"solvers": solver_section, "predictor": predictor_section, "verify": verify_section,
+            "adapt": adapt_section, "pipeline": pipeline_section}
 
 
 def main(argv=None):

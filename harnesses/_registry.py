@@ -4,6 +4,7 @@ import dataclasses
 import importlib
 import importlib.util
 import inspect
+import itertools
 import math
 
 from tailq_loadgen._errors import UserError
@@ -220,6 +221,22 @@ def pipeline_accuracy(name, **params):
     """{(variant per stage, …): end-to-end accuracy} of pipeline ``name``, measured offline."""
     module, _, func = get_pipeline(name).accuracy.partition(":")
     return getattr(importlib.import_module(module), func)(**params)
+
+
+def pipeline_for_stages(stage_variants):
+    """For stage-tagged profiles ``{stage: [variants]}`` (stage or harness names): ``(stages in
+    the pipeline's order, {(variant per stage, as given, …): end-to-end accuracy measured
+    offline})`` from the registered pipeline that holds them all, or None when none does."""
+    for pipe in PIPELINES.values():
+        order = [s for s, _ in pipe.stages]
+        if set(stage_variants) != set(order) or any(
+                _stage_name(pipe, s, v) is None for s, vs in stage_variants.items() for v in vs):
+            continue
+        measured = pipeline_accuracy(pipe.name)
+        combos = itertools.product(*(stage_variants[s] for s in order))
+        return tuple(order), {c: measured[tuple(_stage_name(pipe, s, v) for s, v in zip(order, c))]
+                              for c in combos}
+    return None
 
 
 def get_family(name):

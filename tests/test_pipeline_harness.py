@@ -91,3 +91,37 @@ def test_the_digits_pipeline_verified_under_loadgen_scores_each_sample_end_to_en
     assert doc["measured"]["accuracy"] == pytest.approx(right[run["sample_index"][order]].mean(),
                                                         abs=1e-12)
     assert [s["replicas"] for s in doc["measured"]["stages"]] == [1, 2]
+
+
+def test_pipeline_profiled_planned_and_verified_through_the_cli(tmp_path):
+    """tailq profile (stage-tagged) → tailq plan (IPA mode, stages in the pipeline's order
+    whatever the order of --profiles, the measured combination's accuracy) → tailq plan
+    --verify on the pipeline SUT under LoadGen."""
+    import json
+    import os
+
+    from conftest import run_tailq
+
+    prof = str(tmp_path / "prof")
+    names = ["pipe-enc-mlp", "pipe-enc-cnn", "pipe-clf-linear", "pipe-clf-mlp"]
+    r = run_tailq("profile", "--harness", ",".join(names), "--queries", "200", "--out", prof,
+                  timeout=300)
+    assert r.returncode == 0, r.stderr
+    plan = str(tmp_path / "plan.json")
+    # classifiers listed first: the registered pipeline, not the order given, orders the stages
+    r = run_tailq("plan", "--profiles", *(os.path.join(prof, n) for n in reversed(names)),
+                  "--slo", "20ms", "--qps", "200", "--cores", "2", "--out", plan)
+    assert r.returncode == 0, r.stderr
+    doc = json.load(open(plan))["plan"]
+    assert doc["mode"] == "pipeline"
+    assert [c["stage"] for c in doc["choices"]] == ["encoder", "classifier"]
+    combo = harnesses.pipeline_accuracy("digits-pipe")
+    chosen = tuple(c["variant"][len("pipe-"):] for c in doc["choices"])
+    assert doc["accuracy"] == pytest.approx(combo[chosen])
+    out = str(tmp_path / "verify")
+    r = run_tailq("plan", "--verify", plan, "--out", out, "--queries", "600", timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "pipeline plan" in r.stdout and "tail quality" in r.stdout
+    v = json.load(open(os.path.join(out, "verify.json")))
+    assert v["mode"] == "pipeline" and v["measured"]["samples"] > 0
+    assert [d["stage"] for d in v["deployed"]] == ["encoder", "classifier"]

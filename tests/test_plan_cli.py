@@ -122,7 +122,8 @@ def test_bad_plan_files_are_refused_before_anything_runs(plan_file, tmp_path, fa
     broken = _edited(plan_file, tmp_path, lambda d: d["plan"]["choices"][0].update(cores="two"))
     assert "cores" in fails("plan", "--verify", broken, "--out", run)
     pipeline = _edited(plan_file, tmp_path, lambda d: d["plan"].update(mode="pipeline"))
-    assert "pipeline plans are verified by" in fails("plan", "--verify", pipeline, "--out", run)
+    # a variant-set plan relabelled as a pipeline: its choices carry no stage, batch, replicas
+    assert "names no stage" in fails("plan", "--verify", pipeline, "--out", run)
     assert not os.path.exists(run)
 
 

@@ -54,8 +54,10 @@ def _verify(args):
     from ._route import process_builder
 
     doc = workflow._plan.load_plan(args.verify)
-    if doc["plan"]["mode"] == "pipeline":  # refused there, with the pointer to its verification
-        return workflow._plan_verify.verify_plan(args.verify, out=args.out, build_harnesses=None)
+    if doc["plan"]["mode"] == "pipeline":  # IPA mode: the stages in series on the pipeline SUT
+        return workflow.verify_pipeline_plan(
+            doc, harnesses, out=args.out, queries=args.queries, seed=args.seed,
+            overwrite=args.overwrite, experiment=capture.load_experiment(args.experiment))
     names = [c["variant"] for c in doc["plan"]["choices"]]
     threads = {c["variant"]: c.get("threads") for c in doc["plan"]["choices"]}
     for name in names:
@@ -91,6 +93,7 @@ def _verify(args):
 
 
 def main(args):
+    from .. import harnesses
     from .._errors import UserError
 
     if args.verify:
@@ -105,7 +108,8 @@ def main(args):
             qps=args.qps, cores=args.cores, objective=args.objective, solver=args.solver,
             mode=args.mode, min_cores=args.min_cores, threads=args.threads,
             variants=[v.strip() for v in args.variants.split(",") if v.strip()]
-            if args.variants else None, service_from=args.service_from, seed=args.seed)
+            if args.variants else None, service_from=args.service_from, seed=args.seed,
+            catalog=harnesses)
         path = workflow._plan.write_plan(result, args.out)
         for line in workflow._plan.plan_lines(result):
             print(line)

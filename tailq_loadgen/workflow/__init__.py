@@ -52,3 +52,8 @@ __all__ += ["PoolLayout", "deploy_plan", "load_plan", "make_plan", "pool_layout"
 from ._adapt import adapt, adapt_lines, adapt_of, load_adapt  # noqa: E402
 
 __all__ += ["adapt", "adapt_lines", "adapt_of", "load_adapt"]
+
+# issue 16: an IPA-mode plan on the pipeline SUT (stage pools in series) under LoadGen
+from ._pipeline_verify import verify_pipeline_plan  # noqa: E402
+
+__all__ += ["verify_pipeline_plan"]

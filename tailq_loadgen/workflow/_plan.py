@@ -149,6 +149,16 @@ def _stages(profiles):
     return out
 
 
+def _registered_pipeline(catalog, stages):
+    """(stage order, {combination: measured accuracy}) of the registered pipeline holding the
+    profiled stages, or (None, None): the order profiled, the product of the stages."""
+    if catalog is None:
+        return None, None
+    found = catalog.pipeline_for_stages(
+        {stage: list(dict.fromkeys(p.variant for p in group)) for stage, group in stages.items()})
+    return found if found is not None else (None, None)
+
+
 def _planning_records(profiles):
     from ._profile_records import planning_profiles
 
@@ -169,13 +179,17 @@ def _check_positive(flag, value, integer=False):
 
 def make_plan(*, profiles, slo_s, qps, cores, objective=None, solver=None, mode="auto",
               min_cores=1, threads=1, variants=None, service_from=None, sim_jobs=SIM_JOBS,
-              seed=0):
+              seed=0, catalog=None):
     """Plan from captured profiles; returns the ``plan.json`` document (nothing written).
 
     ``min_cores`` defaults to 1: InfAdapter's 2 assumes a 20-core budget, and on a 2-core
     machine 2 would leave room for one variant only. ``objective``: the mode's paper objective
     (infadapter, ipa) by default; ``solver``: milp, or enumerate for ``tq`` in a variant set
-    (its objective is not linear). Any planning error becomes a one-line UserError."""
+    (its objective is not linear). ``catalog`` (the CLI hands in the harness registry): for a
+    pipeline, the registered pipeline holding the profiled stages gives the stages' order and
+    the end-to-end accuracy of every combination, measured (stage errors are not independent);
+    without one, the stages go in the order profiled and the accuracy is their product (IPA's).
+    Any planning error becomes a one-line UserError."""
     from .. import planning
 
     if mode not in MODES:
@@ -220,8 +234,10 @@ def make_plan(*, profiles, slo_s, qps, cores, objective=None, solver=None, mode=
                                              objective=obj, min_cores=min_cores, threads=threads,
                                              variants=variants, solver=solver)
         else:
+            order, combos = _registered_pipeline(catalog, stages)
             plan = planning.plan_pipeline(recs, qps=qps, slo_s=slo_s, objective=obj,
-                                          variants=variants, max_cores=cores, solver=solver)
+                                          variants=variants, max_cores=cores, solver=solver,
+                                          stages=order, combination_accuracy=combos)
     except planning.PlanningError as exc:
         raise UserError(f"plan at {qps:g} QPS, SLO {slo_s * 1e3:g} ms, {cores} cores: "
                         f"{exc}") from None
@@ -362,6 +378,14 @@ def load_plan(path):
         from ._plan_deploy import pool_layout
 
         pool_layout(plan)  # shares, servers and threads consistent
+    else:  # a pipeline: one choice per stage, in series
+        for c in choices:
+            _need(isinstance(c.get("stage"), str) and c["stage"], file,
+                  f"{c['variant']}: the choice names no stage")
+            for key in ("batch", "replicas", "threads"):
+                v = c.get(key)
+                _need(isinstance(v, int) and not isinstance(v, bool) and v >= 1, file,
+                      f"{c['variant']}: {key} {v!r} is not a whole number ≥ 1")
     sim = doc.get("simulated")
     _need(sim is None or isinstance(sim, dict), file, "simulated is not a mapping")
     return doc

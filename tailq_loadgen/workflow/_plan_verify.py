@@ -115,8 +115,8 @@ def verify_plan(plan_path, *, out, build_harnesses, queries=DEFAULT_QUERIES, see
 
     doc = _plan.load_plan(plan_path)
     if doc["plan"]["mode"] == "pipeline":
-        raise UserError(f"--verify {plan_path}: pipeline plans are verified by "
-                        "workflow._pipeline_verify.verify_pipeline_plan, not built on this branch")
+        raise UserError(f"--verify {plan_path}: a pipeline plan; verify it with "
+                        "workflow.verify_pipeline_plan (the pipeline SUT), as `tailq plan --verify` does")
     if isinstance(queries, bool) or not isinstance(queries, int) or queries < 3 * BATCHES:
         raise UserError(f"--queries {queries!r}: must be a whole number ≥ {3 * BATCHES} (the "
                         f"statistics use {BATCHES} batch means after the warm-up)")
