@@ -131,15 +131,9 @@ class PipelineSUT(CaptureSUT):
 
     # -- LoadGen callback: stamp and hand over, nothing else --------------------------------
     def issue(self, ids, indices):
-        t_issue = time.time_ns()
-        t_arrive = time.perf_counter_ns()
-        self._issued = True
-        seq0, qseq = self._seq, self._qseq
-        self._seq, self._qseq = seq0 + len(ids), qseq + 1
+        keys, t_arrive = self._pend_samples(ids, indices)
         first = self._stages[0]
-        for j in range(len(ids)):  # Server issues one sample per query; a job per sample anyway
-            key = seq0 + j
-            self._pending[key] = (None, ids[j:j + 1], indices[j:j + 1], qseq, t_issue)
+        for key in keys:
             first.put((key, t_arrive, None))
 
     # -- a replica of stage k ---------------------------------------------------------------

@@ -129,6 +129,19 @@ class CaptureSUT:
             self._run_batch(seq0 + start, ids[start:start + bs], indices[start:start + bs],
                             qseq, t_issue)
 
+    def _pend_samples(self, ids, indices):
+        """For SUTs that queue every sample as a job of its own (the pool, the pipeline): stamp
+        the issue, hold each sample as pending under its key (not started) and return the keys
+        with the arrival time, for the caller to queue."""
+        t_issue = time.time_ns()
+        t_arrive = time.perf_counter_ns()
+        self._issued = True
+        seq0, qseq = self._seq, self._qseq
+        self._seq, self._qseq = seq0 + len(ids), qseq + 1
+        for j in range(len(ids)):  # Server issues one sample per query; a job per sample anyway
+            self._pending[seq0 + j] = (None, ids[j:j + 1], indices[j:j + 1], qseq, t_issue)
+        return range(seq0, seq0 + len(ids)), t_arrive
+
     def flush(self):
         pass
 
