@@ -43,6 +43,7 @@ import os
 import numpy as np
 
 from .._errors import UserError
+from ._plan import check_positive, parse_time
 
 ADAPT_FILE = "adapt.json"
 FORMAT = "tailq-adapt"
@@ -89,29 +90,10 @@ class AdaptSetup:
         return max(MIN_SEGMENT_QUERIES, int(round(qps * self.segment_s)))
 
 
-def parse_slo(text):
-    """``"50ms"`` → 0.05 seconds."""
-    from .. import routing
-
-    try:
-        return routing.parse_tq_target(f"1@{str(text).strip()}").tau
-    except routing.RoutingError:
-        raise UserError(f"--slo {text!r}: write a time with a unit, e.g. 50ms") from None
-
-
 def _choice(value, allowed, flag):
     if value not in allowed:
         raise UserError(f"{flag} {value!r}: unknown; choose one of {', '.join(allowed)}")
     return value
-
-
-def _positive(value, flag, integer=False):
-    ok = not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value) \
-        and value > 0 and (not integer or float(value).is_integer())
-    if not ok:
-        kind = "a whole number ≥ 1" if integer else "a positive number"
-        raise UserError(f"{flag} {value!r}: must be {kind}")
-    return int(value) if integer else float(value)
 
 
 def family_of_profiles(profiles, catalog):
@@ -207,14 +189,14 @@ def check_adapt(*, profiles, pattern, slo, cores, catalog, predictor="ewma", bas
     predictor = _choice(predictor, PREDICTORS, "--predictor")
     baseline = _choice(baseline, BASELINES, "--baseline")
     objective = _choice(objective, OBJECTIVES, "--objective")
-    slo_s = parse_slo(slo) if isinstance(slo, str) else _positive(slo, "--slo")
-    cores = _positive(cores, "--cores", integer=True)
-    segments = _positive(segments, "--segments", integer=True)
+    slo_s = parse_time("--slo", slo) if isinstance(slo, str) else check_positive("--slo", slo)
+    cores = check_positive("--cores", cores, integer=True)
+    segments = check_positive("--segments", segments, integer=True)
     if segments < 2:
         raise UserError(f"--segments {segments}: a pattern needs at least 2 segments")
-    segment_s = _positive(segment_s, "--segment-s")
+    segment_s = check_positive("--segment-s", segment_s)
     if peak_qps is not None:
-        peak_qps = _positive(peak_qps, "--peak-qps")
+        peak_qps = check_positive("--peak-qps", peak_qps)
     family, profs = load_family_profiles(profiles, catalog)
     plan_profs = planning_profiles(profs)
     capacity = capacity_table(plan_profs, slo_s, cores)

@@ -168,7 +168,9 @@ def _planning_records(profiles):
     return tuple(recs)
 
 
-def _check_positive(flag, value, integer=False):
+def check_positive(flag, value, integer=False):
+    """``value`` as a positive number (a whole one with ``integer``); a one-line error naming
+    ``flag`` otherwise."""
     ok = (not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
           and value > 0 and (not integer or float(value).is_integer()))
     if not ok:
@@ -194,11 +196,11 @@ def make_plan(*, profiles, slo_s, qps, cores, objective=None, solver=None, mode=
 
     if mode not in MODES:
         raise UserError(f"--mode {mode!r}: choose one of {', '.join(MODES)}")
-    slo_s = _check_positive("--slo", slo_s)
-    qps = _check_positive("--qps", qps)
-    cores = _check_positive("--cores", cores, integer=True)
-    min_cores = _check_positive("--min-cores", min_cores, integer=True)
-    threads = _check_positive("--threads", threads, integer=True)
+    slo_s = check_positive("--slo", slo_s)
+    qps = check_positive("--qps", qps)
+    cores = check_positive("--cores", cores, integer=True)
+    min_cores = check_positive("--min-cores", min_cores, integer=True)
+    threads = check_positive("--threads", threads, integer=True)
     profs = collect_profiles(list(profiles))
     if variants:
         known = {p.variant for p in profs}
