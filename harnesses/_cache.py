@@ -7,6 +7,9 @@ temporary name and renamed, so a crash never leaves half a model behind.
 
 import os
 import tempfile
+import time
+
+import numpy as np
 
 
 def cache_dir(override=None):
@@ -27,3 +30,17 @@ def atomic_write(path, write):
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def cached_arrays(path, what, train, log=print, accuracy_label="test accuracy"):
+    """The arrays stored at ``path`` (an ``.npz``), or on first use ``train()``'s: it returns
+    ``({name: array}, accuracy)``, and the arrays are written atomically for the next call."""
+    if os.path.exists(path):
+        with np.load(path) as f:
+            return {k: f[k] for k in f.files}
+    log(f"training {what} (first use; cached at {path}) …")
+    t0 = time.perf_counter()
+    arrays, acc = train()
+    atomic_write(path, lambda tmp: np.savez(open(tmp, "wb"), **arrays))
+    log(f"trained in {time.perf_counter() - t0:.1f} s; {accuracy_label} {acc:.4f}")
+    return arrays

@@ -17,14 +17,13 @@ constant: this harness shows run-level and per-sample noise, not size effects.
 import hashlib
 import json
 import os
-import time
 
 import numpy as np
 
 from tailq_loadgen.metrics import Accuracy
 
 from ._base import Harness, InMemoryQSL
-from ._cache import atomic_write, cache_dir
+from ._cache import atomic_write, cache_dir, cached_arrays
 
 TRAIN = dict(seed=0, test_fraction=0.4, epochs=40, batch=32, lr=2e-3, version=1)
 
@@ -114,15 +113,7 @@ def train_net(make_net, recipe=TRAIN):
 def trained_weights(cache=None, log=print):
     """The CNN's weights as a dict of NumPy arrays (PyTorch names), training them if needed."""
     path = os.path.join(cache_dir(cache), f"digits-cnn-{_cache_key()}.npz")
-    if os.path.exists(path):
-        with np.load(path) as f:
-            return {k: f[k] for k in f.files}
-    log(f"training the digits CNN (first use; cached at {path}) …")
-    t0 = time.perf_counter()
-    weights, acc = train_net(_torch_net)
-    atomic_write(path, lambda tmp: np.savez(open(tmp, "wb"), **weights))
-    log(f"trained in {time.perf_counter() - t0:.1f} s; test accuracy {acc:.4f}")
-    return weights
+    return cached_arrays(path, "the digits CNN", lambda: train_net(_torch_net), log)
 
 
 def accuracy_metric(dataset):

@@ -22,12 +22,11 @@ times are measured, never typed in: ``tailq profile --family digits`` and
 import hashlib
 import json
 import os
-import time
 
 import numpy as np
 
 from ._base import Harness
-from ._cache import atomic_write, cache_dir
+from ._cache import cache_dir, cached_arrays
 from .digits import TRAIN, DigitsDataset, accuracy_metric, train_net
 
 # The model name LoadGen matches user.conf keys on, where it is not the variant's name
@@ -83,15 +82,7 @@ def trained_weights(variant, cache=None, log=print):
     """A variant's weights (NumPy arrays by PyTorch name), trained on first use and cached."""
     arch = ARCHITECTURES[variant]
     path = os.path.join(cache_dir(cache), f"{variant}-{_cache_key(arch)}.npz")
-    if os.path.exists(path):
-        with np.load(path) as f:
-            return {k: f[k] for k in f.files}
-    log(f"training {variant} (first use; cached at {path}) …")
-    t0 = time.perf_counter()
-    weights, acc = train(lambda: build_net(arch))
-    atomic_write(path, lambda tmp: np.savez(open(tmp, "wb"), **weights))
-    log(f"trained in {time.perf_counter() - t0:.1f} s; test accuracy {acc:.4f}")
-    return weights
+    return cached_arrays(path, variant, lambda: train(lambda: build_net(arch)), log)
 
 
 def _module(arch, weights):

@@ -32,14 +32,13 @@ encoder's (``enc-wide``) features of the test images, and its metric is plain ac
 import hashlib
 import json
 import os
-import time
 
 import numpy as np
 
 from tailq_loadgen.metrics import Accuracy
 
 from ._base import Harness
-from ._cache import atomic_write, cache_dir
+from ._cache import cache_dir, cached_arrays
 from .digits import TRAIN, DigitsDataset, load_split, train_net
 
 STAGES = ("encoder", "classifier")
@@ -105,22 +104,19 @@ def _head_key(encoder, classifier):
 def head_weights(encoder, classifier, cache=None, log=print):
     """The classifier's weights trained on ``encoder``'s frozen features (cached)."""
     path = os.path.join(cache_dir(cache), f"pipe-{encoder}-{classifier}-{_head_key(encoder, classifier)}.npz")
-    if os.path.exists(path):
-        with np.load(path) as f:
-            return {k: f[k] for k in f.files}
-    import torch.nn as nn
 
-    log(f"training {classifier} on {encoder} features (first use; cached at {path}) …")
-    t0 = time.perf_counter()
-    make_trunk = encoder_module(encoder, cache)
-    features = ENCODERS[encoder][2]
-    # the trunk is frozen (no gradients: Adam skips it), so only the head learns; the recipe,
-    # seeds and batch order are the digits networks' own
-    weights, acc = train_net(lambda: nn.Sequential(make_trunk(), _head(classifier, features)))
-    head = {k[2:]: v for k, v in weights.items() if k.startswith("1.")}
-    atomic_write(path, lambda tmp: np.savez(open(tmp, "wb"), **head))
-    log(f"trained in {time.perf_counter() - t0:.1f} s; pipeline test accuracy {acc:.4f}")
-    return head
+    def train_head():
+        import torch.nn as nn
+
+        make_trunk = encoder_module(encoder, cache)
+        features = ENCODERS[encoder][2]
+        # the trunk is frozen (no gradients: Adam skips it), so only the head learns; the
+        # recipe, seeds and batch order are the digits networks' own
+        weights, acc = train_net(lambda: nn.Sequential(make_trunk(), _head(classifier, features)))
+        return {k[2:]: v for k, v in weights.items() if k.startswith("1.")}, acc
+
+    return cached_arrays(path, f"{classifier} on {encoder} features", train_head, log,
+                         accuracy_label="pipeline test accuracy")
 
 
 def classifier_module(encoder, classifier, cache=None):
