@@ -23,6 +23,7 @@ import numpy as np
 
 from .._errors import UserError
 from . import _plan, _plan_deploy, _route
+from ._pipeline_verify import measure
 
 VERIFY_FILE = "verify.json"
 FORMAT = "tailq-plan-verify"
@@ -36,26 +37,18 @@ def measure_pass(run, index, harness, slo_s, layout, planned_shares=None):
     ``planned_shares`` (default the layout's): the split the pass was routed by, to hold the
     realised shares against (a segment of ``tailq adapt`` on a union layout)."""
     planned_shares = layout.shares if planned_shares is None else tuple(planned_shares)
-    from .. import routing, tailquality
+    from .. import routing
 
-    sel, correct = _route.scored_pass(run, index, harness, None)
-    keep = slice(int(round(_route.WARMUP * sel.size)), None)
-    sel, correct = sel[keep], correct[keep]
-    if sel.size < 2 * BATCHES:
-        raise UserError(f"{run.path}: pass {index} has {sel.size} samples after the warm-up; run "
-                        f"more queries (≥ {3 * BATCHES})")
+    sel, correct = _route.scored_pass(run, index, harness, None)  # correct only where ok
+    start = int(round(_route.WARMUP * sel.size))
+    if sel.size - start < 2 * BATCHES:
+        raise UserError(f"{run.path}: pass {index} has {sel.size - start} samples after the warm-up; "
+                        f"run more queries (≥ {3 * BATCHES})")
     ok = run["status"][sel] == "ok"
     latency = run["latency_ns"][sel].astype(np.float64) / 1e9
-    late = ~ok | (latency > slo_s)  # an errored or cancelled sample is no answer in time
+    out = measure(latency, correct, ok, slo_s, warmup=_route.WARMUP, batches=BATCHES)
+    sel = sel[start:]
     variant = run["variant"][sel]
-    tq, tq_se = routing.batch_means((correct & ~late).astype(float), BATCHES)
-    acc, acc_se = routing.batch_means(correct.astype(float), BATCHES)
-    viol, viol_se = routing.batch_means(late.astype(float), BATCHES)
-    usable = latency.size - latency.size % BATCHES
-    per_batch = latency[latency.size - usable:].reshape(BATCHES, -1)
-    p99 = float(tailquality.loadgen_percentile(latency, 0.99))
-    p99_se = float(np.std([tailquality.loadgen_percentile(b, 0.99) for b in per_batch], ddof=1)
-                   / math.sqrt(BATCHES))
     service = (run["latency_ns"][sel] - run["wait_ns"][sel]).astype(np.float64) / 1e9
     shares, in_pool = {}, {}
     for v, planned in zip(layout.variants, planned_shares):
@@ -64,10 +57,8 @@ def measure_pass(run, index, harness, slo_s, layout, planned_shares=None):
         shares[v] = {"planned": planned, "measured": share, "se": share_se}
         in_pool[v] = {"mean_service_s": float(service[mine].mean()) if mine.any() else None,
                       "planned_mean_service_s": layout.mean_service_s[layout.variants.index(v)]}
-    return {"samples": int(sel.size), "tail_quality": tq, "tail_quality_se": tq_se,
-            "accuracy": acc, "accuracy_se": acc_se, "p99_s": p99, "p99_se_s": p99_se,
-            "mean_s": float(latency.mean()), "slo_violations": viol, "slo_violations_se": viol_se,
-            "status_not_ok": int((~ok).sum()), "shares": shares, "in_pool_service": in_pool}
+    out.update(shares=shares, in_pool_service=in_pool)
+    return out
 
 
 def _z(measured, se_measured, predicted, se_predicted=0.0):
